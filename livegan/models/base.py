@@ -44,14 +44,16 @@ class NoiseSpec:
 
     * ``mode``: ``const`` (the model's fixed maps), ``random`` (fresh N(0,1) maps,
       reproducible when ``seed`` is set), ``none``, or ``given`` (``maps``).
-    * ``strength``: multiplier on every layer's learned noise strength (1 = as trained).
+    * ``strength``: multiplier on every layer's learned noise strength (1 = as trained);
+      a float, or a tensor ``[B]`` with one multiplier per sample (batched renders), so
+      implementations must multiply with ``strength_for(layer)`` broadcastably.
     * ``layer_strength``: per-layer multiplier overriding ``strength`` (layer name -> float).
     * ``maps``: for ``given``: layer name -> tensor ``[B or 1, 1, H, W]`` at that layer's
       resolution; layers without a map fall back to ``const``.
     """
 
     mode: str = "const"
-    strength: float = 1.0
+    strength: float | torch.Tensor = 1.0
     layer_strength: Mapping[str, float] = field(default_factory=dict)
     maps: Mapping[str, torch.Tensor] = field(default_factory=dict)
     seed: int | None = None
@@ -60,8 +62,12 @@ class NoiseSpec:
         if self.mode not in NOISE_MODES:
             raise ValueError(f"noise mode must be one of {', '.join(NOISE_MODES)}, not {self.mode!r}")
 
-    def strength_for(self, layer: str) -> float:
-        return float(self.layer_strength.get(layer, self.strength))
+    def strength_for(self, layer: str) -> float | torch.Tensor:
+        """This layer's multiplier: a float, or a ``[B, 1, 1, 1]`` tensor for per-sample strengths."""
+        s = self.layer_strength.get(layer, self.strength)
+        if isinstance(s, torch.Tensor):
+            return s.reshape(-1, 1, 1, 1)
+        return float(s)
 
 
 BEND_OPS = (

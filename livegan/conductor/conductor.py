@@ -1,0 +1,242 @@
+"""The conductor: features + parameter snapshot + audio time -> generator inputs.
+
+It is a pure function of its inputs and its own history, advanced on the audio clock:
+the same seed, audio and parameter changes give the same ``GeneratorInputs`` whether
+frames are asked for at 24, 30 or 60 fps, live or offline.
+
+Motion model (after Lucid Sonic Dreams' "motion" and "pulse", maua's chroma keyframes):
+* a loop of latent keyframes, walked at ``latent/speed`` scaled by loudness;
+* a smooth random walk ("motion"), a deterministic function of an accumulated phase;
+* an onset "pulse" that kicks the latent along a fixed direction and decays;
+* band energies push the coarse / middle / fine ``ws`` along their own directions;
+* chroma blends in 12 harmony latents, one per pitch class;
+* truncation per frame from loudness.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..audio.features import FeatureFrame
+from ..models.base import Bend, Generator, NoiseSpec, make_transform
+from ..params.registry import Snapshot
+
+
+@dataclass(frozen=True)
+class GeneratorInputs:
+    """Everything the engine needs for one frame (one sample of a batch)."""
+
+    ws: torch.Tensor  # [num_ws, w_dim] float32, on the CPU
+    noise: NoiseSpec
+    bends: tuple[Bend, ...] = ()
+    transform: torch.Tensor | None = None  # forward [3, 3]
+    time: float = 0.0  # audio time of the frame (s)
+    sample_pos: int = 0  # newest audio sample the features had heard
+    frame_index: int = 0
+    flash: float = 0.0  # 0..1 white flash amount for the display / encoder
+    blackout: bool = False
+    master: float = 1.0
+
+
+def _one_pole(current: float, target: float, dt: float, tau: float) -> float:
+    """Frame-rate independent smoothing toward ``target`` with time constant ``tau``."""
+    if tau <= 0.0 or dt <= 0.0:
+        return target if tau <= 0.0 else current
+    return target + (current - target) * math.exp(-dt / tau)
+
+
+def _attack_release(current: float, target: float, dt: float, attack: float, release: float) -> float:
+    return _one_pole(current, target, dt, attack if target > current else release)
+
+
+@dataclass
+class _State:
+    t: float | None = None
+    pos: float = 0.0  # position along the keyframe loop, in keyframes
+    motion_phase: float = 0.0
+    spin: float = 0.0
+    energy: float = 0.0
+    pulse: float = 0.0
+    bands: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    chroma: np.ndarray = field(default_factory=lambda: np.zeros(12))
+    smoothed: dict[str, float] = field(default_factory=dict)
+    frame_index: int = 0
+    flash: float = 0.0
+    last: GeneratorInputs | None = None
+
+
+class Conductor:
+    """Maps the music and the controls onto one generator's inputs."""
+
+    MOTION_TERMS = 3  # sinusoids per latent dimension in the random walk
+
+    def __init__(self, generator: Generator, seed: int = 0, sample_rate: int = 48000) -> None:
+        self.generator = generator
+        self.sample_rate = sample_rate
+        self.num_ws = generator.num_ws
+        self.w_dim = generator.w_dim
+        self.groups = generator.layer_groups()
+        layers = list(generator.layers)
+        self._coarse_layer = layers[min(1, len(layers) - 1)].name
+        self._middle_layer = layers[len(layers) // 2].name
+        self._noise_layers = [layer.name for layer in layers if layer.has_noise]
+        self.state = _State()
+        self.taus: dict[str, float] = {}  # smoothing time constants (ParamSpec.smoothing) by name
+        self._seed: int | None = None
+        self._base_seed = int(seed)
+        self._reseeds = 0
+        self._build(int(seed))
+
+    # ---- latent material -----------------------------------------------------------
+    def _build(self, seed: int) -> None:
+        """Keyframes, harmony latents and push directions, all from ``seed``."""
+        if seed == self._seed:
+            return
+        self._seed = seed
+        g = self.generator
+        rng = np.random.RandomState(seed)
+        n_key = 64  # enough for the largest latent/keyframes; a loop uses the first K
+        z = rng.randn(n_key + 12, g.z_dim).astype(np.float32)
+        c = None
+        if g.c_dim:
+            c = torch.zeros(len(z), g.c_dim)
+            c[:, 0] = 1.0
+        dev = g.w_avg.device
+        with torch.inference_mode():
+            w = g.mapping(torch.from_numpy(z).to(dev), None if c is None else c.to(dev))[:, 0].float().cpu()
+        self.w_avg = g.w_avg.detach().float().cpu()
+        self.keyframes = w[:n_key]
+        self.harmony = w[n_key:]
+        spread = (w - self.w_avg).std(dim=0)  # per-dimension scale of the w distribution
+        dirs = torch.from_numpy(rng.randn(5, g.w_dim).astype(np.float32))
+        dirs = dirs / dirs.norm(dim=1, keepdim=True) * spread.norm()
+        self.dir_pulse, self.dir_coarse, self.dir_middle, self.dir_fine, self.dir_motion = dirs
+        self.motion_freq = torch.from_numpy(rng.uniform(0.2, 1.0, (self.MOTION_TERMS, g.w_dim)).astype(np.float32))
+        self.motion_phase0 = torch.from_numpy(rng.uniform(0, 2 * np.pi, (self.MOTION_TERMS, g.w_dim)).astype(np.float32))
+        self.motion_scale = spread * 0.6 / math.sqrt(self.MOTION_TERMS)
+
+    # ---- one frame -----------------------------------------------------------------
+    def _param(self, snap: Snapshot, name: str, dt: float) -> float:
+        """A float parameter, smoothed with its declared time constant (frame-rate independent)."""
+        target = float(snap.get(name, 0.0))
+        cur = self.state.smoothed.get(name, target)
+        v = _one_pole(cur, target, dt, self.taus.get(name, 0.0))
+        self.state.smoothed[name] = v
+        return v
+
+    def step(self, features: FeatureFrame, snap: Snapshot, t: float) -> GeneratorInputs:
+        st = self.state
+        dt = 0.0 if st.t is None else max(0.0, t - st.t)
+        st.t = t
+
+        base = int(snap.get("latent/seed", self._base_seed))
+        if base != self._base_seed:
+            self._base_seed, self._reseeds = base, 0
+        for trig in snap.triggers:
+            if trig.name == "latent/reseed":
+                self._reseeds += 1
+            elif trig.name == "latent/next":
+                st.pos = math.floor(st.pos) + 1.0
+            elif trig.name == "fx/flash":
+                st.flash = 1.0
+        self._build(self._base_seed + self._reseeds)
+
+        if snap.get("show/freeze", False) and st.last is not None:
+            st.frame_index += 1
+            return _replace(st.last, time=t, sample_pos=features.sample_pos, frame_index=st.frame_index,
+                            blackout=bool(snap.get("show/blackout", False)))
+
+        attack = float(snap.get("envelope/attack", 0.01))
+        release = float(snap.get("envelope/release", 0.25))
+        bands = np.asarray(features.bands, dtype=np.float64)
+        for i in range(4):
+            st.bands[i] = _attack_release(st.bands[i], bands[i], dt, attack, release)
+        st.energy = _attack_release(st.energy, float(features.rms), dt, attack, release)
+        st.chroma += (np.asarray(features.chroma, dtype=np.float64) - st.chroma) * (1 - math.exp(-dt / 0.5) if dt else 0)
+        if features.onset:
+            st.pulse = max(st.pulse, float(np.clip(0.5 + features.onset_strength, 0.0, 1.5)))
+        else:
+            st.pulse *= math.exp(-dt / max(release, 1e-3))
+        st.flash *= math.exp(-dt / 0.12)
+
+        speed = self._param(snap, "latent/speed", dt)
+        motion = self._param(snap, "latent/motion", dt)
+        activity = 0.03 + st.energy  # silence rests: nearly still, never jittering
+        st.pos += dt * speed * activity
+        st.motion_phase += dt * activity
+        st.spin += dt * self._param(snap, "transform/spin", dt)
+
+        # Keyframe loop (cosine-eased so motion breathes through each keyframe).
+        k = int(snap.get("latent/keyframes", 8))
+        i0 = int(math.floor(st.pos)) % k
+        frac = st.pos - math.floor(st.pos)
+        ease = 0.5 - 0.5 * math.cos(math.pi * frac)
+        w = self.keyframes[i0] * (1 - ease) + self.keyframes[(i0 + 1) % k] * ease
+
+        # Harmony: chroma-weighted blend of 12 pitch-class latents.
+        chroma_amt = self._param(snap, "latent/chroma", dt)
+        csum = float(st.chroma.sum())
+        if chroma_amt > 0 and csum > 1e-6:
+            wc = torch.from_numpy((st.chroma / csum).astype(np.float32)) @ self.harmony
+            w = w + chroma_amt * min(1.0, csum) * (wc - w)
+
+        # Random walk: a sum of slow sinusoids, so it is smooth and frame-rate independent.
+        walk = (torch.sin(self.motion_freq * st.motion_phase + self.motion_phase0).sum(0)) * self.motion_scale
+        w = w + motion * walk + self._param(snap, "latent/pulse", dt) * st.pulse * self.dir_pulse
+
+        ws = w.unsqueeze(0).repeat(self.num_ws, 1)
+        for group, amount, band, direction in (
+            ("coarse", "layers/bass_coarse", st.bands[0] * 0.5 + st.bands[1] * 0.5, self.dir_coarse),
+            ("middle", "layers/mid_middle", st.bands[2], self.dir_middle),
+            ("fine", "layers/high_fine", st.bands[3], self.dir_fine),
+        ):
+            idx = self.groups.get(group, [])
+            if idx:
+                ws[idx] += self._param(snap, amount, dt) * float(band) * direction
+
+        psi = self._param(snap, "truncation/psi", dt) + self._param(snap, "truncation/energy", dt) * st.energy
+        ws = self.w_avg + psi * (ws - self.w_avg)
+
+        noise_strength = self._param(snap, "noise/strength", dt) * (1.0 + self._param(snap, "noise/highs", dt) * st.bands[3])
+        mode = str(snap.get("noise/mode", "const"))
+        noise = NoiseSpec(mode=mode, strength=float(noise_strength),
+                          seed=(self._seed * 1_000_003 + st.frame_index) % (2**31) if mode == "random" else None)
+
+        rot = float(snap.get("transform/rotate", 0.0)) + st.spin
+        tx = float(snap.get("transform/translate_x", 0.0))
+        ty = float(snap.get("transform/translate_y", 0.0))
+        transform = make_transform((tx, ty), rot) if (rot or tx or ty) else None
+
+        bends: list[Bend] = []
+        zoom = self._param(snap, "bend/zoom", dt)
+        if zoom > 0 and st.pulse > 1e-3:
+            bends.append(Bend(self._middle_layer, "scale", 1.0 + zoom * st.pulse))
+        brot = self._param(snap, "bend/rotate", dt)
+        if abs(brot) > 1e-6:
+            bends.append(Bend(self._coarse_layer, "rotate", brot))
+
+        st.frame_index += 1
+        out = GeneratorInputs(
+            ws=ws.contiguous(),
+            noise=noise,
+            bends=tuple(bends),
+            transform=transform,
+            time=t,
+            sample_pos=features.sample_pos,
+            frame_index=st.frame_index,
+            flash=min(1.0, st.flash),
+            blackout=bool(snap.get("show/blackout", False)),
+            master=self._param(snap, "show/master", dt),
+        )
+        st.last = out
+        return out
+
+
+def _replace(inputs: GeneratorInputs, **kw) -> GeneratorInputs:
+    from dataclasses import replace
+
+    return replace(inputs, **kw)

@@ -1,0 +1,66 @@
+"""The core parameters every livegan run has, declared once.
+
+Shader effects add their own uniforms (``fx/<effect>/<uniform>``) at run time; everything
+else a controller, preset or HUD can touch is here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .registry import ParamRegistry, ParamSpec
+
+
+def _f(name: str, default: float, lo: float, hi: float, desc: str, unit: str = "", smoothing: float = 0.0) -> ParamSpec:
+    return ParamSpec(name, "float", default, lo, hi, unit, desc, smoothing)
+
+
+def _t(name: str, desc: str) -> ParamSpec:
+    return ParamSpec(name, "trigger", description=desc)
+
+
+CORE_PARAMS: tuple[ParamSpec, ...] = (
+    # Latent motion: keyframes drift at `speed`, a random walk adds `motion`, onsets add `pulse`.
+    _f("latent/speed", 0.15, 0.0, 4.0, "keyframes passed per second of music when it is loud", "keyframes/s", 0.5),
+    _f("latent/motion", 0.5, 0.0, 2.0, "random-walk motion amount, scaled by loudness", "", 0.2),
+    _f("latent/pulse", 0.6, 0.0, 2.0, "onset pulse: how far each onset kicks the latent", "", 0.0),
+    _f("latent/chroma", 0.4, 0.0, 1.0, "how much the harmony (chroma) chooses between keyframes", "", 0.5),
+    ParamSpec("latent/keyframes", "int", 8, 2, 64, "", "number of latent keyframes in the loop"),
+    ParamSpec("latent/seed", "int", 0, 0, 2**31 - 1, "", "seed of the keyframe latents"),
+    _t("latent/reseed", "pick new keyframe latents (seed + 1)"),
+    _t("latent/next", "jump to the next keyframe"),
+    # Layer groups driven by bands.
+    _f("layers/bass_coarse", 0.6, 0.0, 2.0, "bass energy pushes the coarse layers (structure)", "", 0.05),
+    _f("layers/mid_middle", 0.4, 0.0, 2.0, "mid energy pushes the middle layers", "", 0.05),
+    _f("layers/high_fine", 0.5, 0.0, 2.0, "high energy pushes the fine layers (texture, colour)", "", 0.05),
+    # Truncation.
+    _f("truncation/psi", 0.8, -1.0, 2.0, "truncation psi: 0 = average image, 1 = as trained", "", 0.3),
+    _f("truncation/energy", 0.2, 0.0, 1.0, "loudness adds this much psi", "", 0.3),
+    # Noise.
+    ParamSpec("noise/mode", "enum", "const", description="noise maps: const, random, none", choices=("const", "random", "none")),
+    _f("noise/strength", 1.0, 0.0, 10.0, "multiplier on every layer's noise", "", 0.1),
+    _f("noise/highs", 1.5, 0.0, 10.0, "hats and highs add this much noise strength", "", 0.05),
+    # StyleGAN3 / builtin input transform.
+    _f("transform/rotate", 0.0, -180.0, 180.0, "input rotation", "degrees", 0.2),
+    _f("transform/translate_x", 0.0, -1.0, 1.0, "input translation x", "", 0.2),
+    _f("transform/translate_y", 0.0, -1.0, 1.0, "input translation y", "", 0.2),
+    _f("transform/spin", 0.0, -90.0, 90.0, "continuous rotation speed", "degrees/s", 0.5),
+    # Bending at the middle layers.
+    _f("bend/zoom", 0.0, 0.0, 1.0, "onsets zoom the middle feature maps", "", 0.0),
+    _f("bend/rotate", 0.0, -180.0, 180.0, "rotate the coarse feature maps", "degrees", 0.2),
+    # Envelopes.
+    _f("envelope/attack", 0.01, 0.0, 2.0, "attack time of audio-driven motion", "s"),
+    _f("envelope/release", 0.25, 0.0, 5.0, "release time of audio-driven motion", "s"),
+    # Show control.
+    ParamSpec("show/freeze", "bool", False, description="hold the current picture"),
+    ParamSpec("show/blackout", "bool", False, description="black output"),
+    _f("show/master", 1.0, 0.0, 1.0, "output brightness", "", 0.1),
+    _f("audio/gain", 1.0, 0.0, 8.0, "input gain before analysis", ""),
+    _t("fx/flash", "one white flash"),
+    _t("tempo/tap", "tap tempo"),
+)
+
+
+def make_registry(clock: Callable[[], float] | None = None) -> ParamRegistry:
+    """A registry holding the core parameters at their defaults."""
+    return ParamRegistry(CORE_PARAMS, clock=clock)

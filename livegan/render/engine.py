@@ -1,0 +1,98 @@
+"""The engine: batches of GeneratorInputs -> uint8 RGB frames, on CUDA or the CPU.
+
+Frames that can share one synthesis call (same bends, same noise mode, transform
+present or not) are batched; per-sample values (ws, noise strength, transform) ride
+along as batch dimensions.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..conductor.conductor import GeneratorInputs
+from ..models.base import Generator, NoiseSpec
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``cuda`` when present (or asked for), else the CPU."""
+    if requested and requested != "auto":
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _batch_key(inp: GeneratorInputs) -> tuple:
+    return (inp.bends, inp.noise.mode, inp.transform is None)
+
+
+class Engine:
+    """Runs a generator on inputs from the conductor.
+
+    ``size`` (W, H) is the output size: the square model image is scaled to cover it and
+    centre-cropped (fill), with an antialiased bicubic filter.
+    """
+
+    def __init__(self, generator: Generator, device: str | torch.device | None = None,
+                 size: tuple[int, int] | None = None, apply_show: bool = True) -> None:
+        self.device = pick_device(str(device) if device is not None else None)
+        self.generator = generator.to(self.device).eval()
+        self.size = size
+        self.apply_show = apply_show
+
+    @torch.inference_mode()
+    def synthesize(self, inputs: Sequence[GeneratorInputs]) -> torch.Tensor:
+        """Float images ``[B, 3, H, W]`` in [-1, 1] at the model's resolution, in input order."""
+        out: list[torch.Tensor | None] = [None] * len(inputs)
+        i = 0
+        while i < len(inputs):
+            j = i + 1
+            while j < len(inputs) and _batch_key(inputs[j]) == _batch_key(inputs[i]):
+                j += 1
+            group = inputs[i:j]
+            ws = torch.stack([g.ws for g in group]).to(self.device, non_blocking=True)
+            first = group[0].noise
+            strengths = [float(g.noise.strength) for g in group]
+            strength: float | torch.Tensor = strengths[0]
+            if any(s != strengths[0] for s in strengths):
+                strength = torch.tensor(strengths, device=self.device)
+            noise = NoiseSpec(mode=first.mode, strength=strength, layer_strength=first.layer_strength,
+                              maps=first.maps, seed=first.seed)
+            transform = None
+            if group[0].transform is not None:
+                transform = torch.stack([g.transform for g in group]).to(self.device)
+            img = self.generator.synthesis(ws, noise=noise, bends=group[0].bends, transform=transform)
+            for k, im in enumerate(img):
+                out[i + k] = im
+            i = j
+        return torch.stack(out)  # type: ignore[arg-type]
+
+    @torch.inference_mode()
+    def to_uint8(self, img: torch.Tensor, inputs: Sequence[GeneratorInputs] | None = None) -> torch.Tensor:
+        """[-1, 1] NCHW -> uint8 NHWC at the output size, with flash / master / blackout applied."""
+        x = (img.float() + 1.0) * 0.5
+        if self.size is not None:
+            x = fill_resize(x, self.size)
+        if self.apply_show and inputs is not None:
+            flash = torch.tensor([g.flash for g in inputs], device=x.device).view(-1, 1, 1, 1)
+            master = torch.tensor([0.0 if g.blackout else g.master for g in inputs], device=x.device).view(-1, 1, 1, 1)
+            x = (x + (1.0 - x) * flash) * master
+        return (x.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+    def generate(self, inputs: Sequence[GeneratorInputs]) -> torch.Tensor:
+        """uint8 ``[B, H, W, 3]`` frames on the engine's device."""
+        return self.to_uint8(self.synthesize(inputs), inputs)
+
+
+def fill_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Scale ``x`` [B, C, h, w] to cover (W, H) keeping its aspect, then centre-crop."""
+    W, H = size
+    h, w = x.shape[-2:]
+    if (w, h) == (W, H):
+        return x
+    scale = max(W / w, H / h)
+    nw, nh = max(W, round(w * scale)), max(H, round(h * scale))
+    x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=nw < w or nh < h)
+    top, left = (nh - H) // 2, (nw - W) // 2
+    return x[..., top:top + H, left:left + W]
