@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -106,18 +107,23 @@ def test_start_and_duration_select_the_audio(demo_wav, tmp_path):
         (["{wav}", "--start", "99"], "--start"),
     ],
 )
-def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, demo_wav, args, message):
+def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, demo_wav, args, message, capsys):
     (tmp_path / "notaudio.wav").write_text("this is not audio")
     (tmp_path / "bad.toml").write_text('name = "b"\n[params\n')
     fill = {"wav": str(demo_wav), "notaudio": str(tmp_path / "notaudio.wav"), "badtoml": str(tmp_path / "bad.toml")}
     args = [a.format(**fill) if a.startswith("{") else a for a in args]
     out = tmp_path / "out.mp4"
-    proc = subprocess.run([sys.executable, "-m", "livegan", "render", *args, "-o", str(out), "--quiet"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("livegan: error:"), proc.stderr
-    import re
-
+    assert main(["render", *args, "-o", str(out), "--quiet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("livegan: error:"), lines
     assert re.search(message, lines[0]), lines[0]
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_cli_process_exits_2_with_one_line(tmp_path):
+    out = tmp_path / "out.mp4"
+    proc = subprocess.run([sys.executable, "-m", "livegan", "render", str(tmp_path / "none.wav"), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "none.wav" in proc.stderr
+    assert not out.exists()

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..conductor.conductor import GeneratorInputs
 from ..models.base import Generator, NoiseSpec
+from .accel import AccelOptions, FastSynthesis
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -35,11 +36,14 @@ class Engine:
     """
 
     def __init__(self, generator: Generator, device: str | torch.device | None = None,
-                 size: tuple[int, int] | None = None, apply_show: bool = True) -> None:
+                 size: tuple[int, int] | None = None, apply_show: bool = True,
+                 accel: AccelOptions | None = None) -> None:
         self.device = pick_device(str(device) if device is not None else None)
         self.generator = generator.to(self.device).eval()
         self.size = size
         self.apply_show = apply_show
+        # The fast path's outputs may be static graph buffers: to_uint8 copies them at once.
+        self.fast = FastSynthesis(self.generator, accel)
 
     @torch.inference_mode()
     def synthesize(self, inputs: Sequence[GeneratorInputs]) -> torch.Tensor:
@@ -62,7 +66,7 @@ class Engine:
             transform = None
             if group[0].transform is not None:
                 transform = torch.stack([g.transform for g in group]).to(self.device)
-            img = self.generator.synthesis(ws, noise=noise, bends=group[0].bends, transform=transform)
+            img = self.fast(ws, noise=noise, bends=group[0].bends, transform=transform)
             for k, im in enumerate(img):
                 out[i + k] = im
             i = j
