@@ -69,12 +69,18 @@ def time_calls(fn, n: int, warmup: int = 5) -> dict:
     return {"ms_p50": float(np.median(t)), "ms_p99": float(np.percentile(t, 99)), "ms_mean": float(t.mean()), "n": n}
 
 
+def set_tf32(on: bool) -> None:
+    torch.backends.cudnn.allow_tf32 = on
+    torch.backends.cuda.matmul.allow_tf32 = on
+
+
 def fixtures_section(results: dict, fixtures: Path) -> None:
     from safetensors.torch import load_file
 
     from livegan.models.official import build_from_official
 
     out = {}
+    set_tf32(False)  # true float32 for the comparison with the CPU
     for js in sorted(fixtures.glob("*_reference.json")):
         name = js.name.replace("_reference.json", "")
         meta = json.loads((fixtures / f"{name}.json").read_text())
@@ -106,8 +112,9 @@ MODELS = {
 }
 
 VARIANTS = {
-    # name: (precision, channels_last, cuda_graph, compile)
+    # name: (precision, channels_last, cuda_graph, compile); "tf32" = fp32 with TF32 matrix units
     "eager_fp32": ("fp32", False, False, False),
+    "graph_tf32": ("tf32", False, True, False),
     "eager_fp16": ("auto", False, False, False),
     "eager_fp16_cl": ("auto", True, False, False),
     "graph_fp32": ("fp32", False, True, False),
@@ -125,6 +132,7 @@ def model_section(results: dict, key: str, budget: Budget, variants: list[str], 
     torch.backends.cudnn.benchmark = True
     G = random_official(family, 1024, seed=0, **kw).cuda().eval()
     z = torch.randn(16, G.z_dim, device="cuda", generator=torch.Generator("cuda").manual_seed(1))
+    set_tf32(False)
     with torch.inference_mode():
         ws_all = G.mapping(z, truncation_psi=0.7)
         G.set_precision("fp32")
@@ -136,10 +144,13 @@ def model_section(results: dict, key: str, budget: Budget, variants: list[str], 
             out[name] = {"skipped": "time budget"}
             continue
         prec, cl, graph, comp = VARIANTS[name]
+        set_tf32(prec == "tf32")
+        prec = "fp32" if prec == "tf32" else prec
         try:
             t0 = time.perf_counter()
             G.to(memory_format=torch.contiguous_format)
-            fast = FastSynthesis(G, AccelOptions(precision=prec, cuda_graph=graph, compile=comp, channels_last=cl))
+            fast = FastSynthesis(G, AccelOptions(precision=prec, cuda_graph=graph, compile=comp, channels_last=cl,
+                                                 compile_mode="default"))
             ws1 = ws_all[:1].clone()
             img = fast(ws1, noise=NoiseSpec("const")).float()
             torch.cuda.synchronize()
