@@ -1,0 +1,107 @@
+"""``load_generator``: one entry point from a model spec to a ready ``Generator``.
+
+Specs: ``builtin`` / ``builtin:SEED`` (the embedded seeded model), an NVIDIA
+``.pkl`` (read with the restricted unpickler, no code from the file runs), or a
+``.safetensors`` file written by ``livegan convert``. Every problem is a one-line
+``LiveganError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import LiveganError
+from .base import Generator
+from .loading.native import read_native
+from .loading.nvpkl import OfficialNetwork, read_network_pickle
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+SPEC_HELP = "'builtin', 'builtin:SEED', an NVIDIA .pkl or a livegan .safetensors file"
+
+
+def parse_builtin_seed(spec: str) -> int | None:
+    """The seed of a ``builtin[:SEED]`` spec, or None when ``spec`` names a file."""
+    if spec == "builtin":
+        return 0
+    if not spec.startswith("builtin:"):
+        return None
+    text = spec.split(":", 1)[1]
+    try:
+        return int(text)
+    except ValueError:
+        raise LiveganError(f"model '{spec}': seed {text!r} is not an integer (use builtin:SEED, e.g. builtin:7)") from None
+
+
+def read_network(path: str | Path) -> OfficialNetwork:
+    """The official kwargs/state/attrs of a .pkl or native .safetensors file."""
+    path = Path(path)
+    if not path.exists():
+        raise LiveganError(f"{path}: no such model file (expected {SPEC_HELP})")
+    if path.is_dir():
+        raise LiveganError(f"{path}: is a directory, not a model file")
+    suffix = path.suffix.lower()
+    if suffix == ".pkl":
+        return read_network_pickle(path)
+    if suffix == ".safetensors":
+        return read_native(path)
+    raise LiveganError(f"{path}: unknown model file type '{suffix or '(none)'}' (expected {SPEC_HELP})")
+
+
+def build_network(net: OfficialNetwork) -> Generator:
+    """Rebuild the generator through the model code (imported lazily: it is large)."""
+    try:
+        from .official import build_from_official
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.official":
+            raise
+        raise LiveganError(f"{net.source}: StyleGAN model code (livegan.models.official) is not available") from None
+    try:
+        return build_from_official(net.kwargs, net.state_dict, net.attrs)
+    except LiveganError as exc:
+        raise LiveganError(f"{net.source}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a file the model code cannot use: one line, not a traceback
+        raise LiveganError(f"{net.source}: cannot build the generator ({type(exc).__name__}: {exc})") from None
+
+
+def _device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise LiveganError(f"device {device!r} is not a valid torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise LiveganError(f"device {device!r}: CUDA is not available on this machine")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise LiveganError(f"device {device!r}: MPS is not available on this machine")
+    return dev
+
+
+def apply_precision(gen: Generator, precision: str, device: torch.device) -> Generator:
+    """``auto``: the model decides (``set_precision`` if it has one, else float32)."""
+    if precision not in PRECISIONS:
+        raise LiveganError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    setter = getattr(gen, "set_precision", None)
+    if callable(setter):
+        setter(precision)
+        return gen
+    if precision in ("fp16", "bf16"):
+        return gen.to(_DTYPES[precision])
+    return gen
+
+
+def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "auto") -> Generator:
+    """A ready-to-run generator (eval mode, no grads) from ``spec`` on ``device``."""
+    dev = _device(device)
+    text = os.fspath(spec)
+    seed = parse_builtin_seed(text)
+    if seed is not None:
+        from .builtin import BuiltinGenerator
+
+        gen: Generator = BuiltinGenerator(seed=seed)
+    else:
+        gen = build_network(read_network(text))
+    gen = gen.eval().requires_grad_(False).to(dev)
+    return apply_precision(gen, precision, dev)

@@ -1,0 +1,1 @@
+"""Helpers for tests: fixture writers that need no third-party model code."""
