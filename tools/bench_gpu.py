@@ -222,6 +222,44 @@ def nvidia_section(results: dict, nvref: Path, budget: Budget) -> None:
         torch.cuda.empty_cache()
 
 
+def profile_section(results: dict, budget: Budget) -> None:
+    """Where the time goes: the top CUDA kernels of one eager fp16 frame (batch 1 and 8)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from livegan.models.official import random_official
+
+    out = results.setdefault("profile", {})
+    for key, batches in (("sg2-f-1024", (1, 8)), ("sg3t-1024", (1,))):
+        if budget.left() < 30:
+            break
+        family, kw = MODELS[key]
+        G = random_official(family, 1024, seed=0, **kw).cuda().eval()
+        G.set_precision("auto")
+        torch.backends.cudnn.benchmark = True
+        for b in batches:
+            ws = G.mapping(torch.randn(b, G.z_dim, device="cuda"))
+            with torch.inference_mode():
+                for _ in range(3):
+                    G.synthesis(ws, noise=NoiseSpec("const"))
+                torch.cuda.synchronize()
+                with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                    G.synthesis(ws, noise=NoiseSpec("const"))
+                    torch.cuda.synchronize()
+            rows = []
+            total = 0.0
+            for ev in prof.key_averages():
+                t = getattr(ev, "device_time_total", None) or getattr(ev, "cuda_time_total", 0.0)
+                if t > 0 and ev.key and not ev.key.startswith("cuda"):
+                    rows.append((t, ev.key, ev.count))
+            rows.sort(reverse=True)
+            total = sum(r[0] for r in rows)
+            out[f"{key}-b{b}"] = {"kernel_ms_total": total / 1e3, "kernels": len(rows),
+                                  "top": [{"ms": t / 1e3, "calls": c, "name": k[:120]} for t, k, c in rows[:12]]}
+            print(f"profile {key} b{b}: {total / 1e3:.2f} ms in kernels", flush=True)
+        del G
+        torch.cuda.empty_cache()
+
+
 def render_section(results: dict, budget: Budget) -> None:
     from livegan.audio.demo import demo_track
     from livegan.models.official import random_official
@@ -272,6 +310,7 @@ def main() -> None:
                                       ["eager_fp32", "eager_fp16", "graph_fp16", "graph_fp16_cl"], (8,))),
         ("sg3", lambda: model_section(results, "sg3r-1024", budget, ["eager_fp32", "graph_fp16"], (8,))),
         ("live", lambda: live_section(results, budget, args.live_seconds)),
+        ("profile", lambda: profile_section(results, budget)),
         ("render", lambda: render_section(results, budget)),
         ("nvidia", lambda: args.nvidia and nvidia_section(results, Path(args.nvidia), budget)),
     ]

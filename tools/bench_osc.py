@@ -1,0 +1,247 @@
+"""Benchmark the OSC control surface; writes bench/results/osc-<date>.json.
+
+    python tools/bench_osc.py [--seconds 4] [--rate 10000] [--size 128] [--device cpu] [--live]
+
+For each server mode (in-thread, and isolated in a receiver process):
+1. Query round trip over loopback UDP (``/get`` -> reply): p50 / p99 latency.
+2. A flood of ``--rate`` messages/s from another process (the controller) while, in this
+   process, a frame loop runs the real conductor and generator and takes a registry
+   snapshot per frame, as the live app does: frame rate with and without the flood,
+   frame-interval p50/p99, snapshot cost, messages applied, CPU spent on OSC.
+With ``--live``, also a real headless ``livegan live --file`` run, quiet and flooded
+(this uses whatever OSC mode ``livegan live`` itself uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from livegan.control.osc_packet import encode_message, parse_message  # noqa: E402
+from livegan.control.osc_server import OscServer  # noqa: E402
+from livegan.params.definitions import make_registry  # noqa: E402
+
+FLOODER = textwrap.dedent("""
+    import socket, sys, time
+    sys.path.insert(0, sys.argv[4])
+    from livegan.control.osc_packet import encode_message
+    port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+    names = ["latent/speed/norm", "truncation/psi/norm", "noise/strength/norm", "transform/rotate/norm"]
+    msgs = [encode_message("/livegan/" + n, [i / 100]) for i in range(100) for n in names]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    batch = max(1, int(rate / 200))  # 200 bursts a second
+    t0 = time.perf_counter(); sent = 0
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(batch):
+            s.sendto(msgs[sent % len(msgs)], ("127.0.0.1", port)); sent += 1
+        lag = t0 + sent / rate - time.perf_counter()
+        if lag > 0:
+            time.sleep(lag)
+    print(sent)
+""")
+
+
+def query_latency(server: OscServer, n: int, pause: float = 0.0) -> dict[str, float]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2.0)
+    q = encode_message("/livegan/latent/speed/get")
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        s.sendto(q, ("127.0.0.1", server.port))
+        data, _ = s.recvfrom(1024)
+        times.append(time.perf_counter() - t)
+        assert parse_message(data).address == "/livegan/latent/speed"
+        if pause:
+            time.sleep(pause)
+    s.close()
+    ms = np.array(times) * 1e3
+    return {"n": n, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max())}
+
+
+def frame_loop(reg, seconds: float, size: int, device: str = "cpu") -> dict[str, float]:
+    """Snapshot + conductor + generator per frame, as fast as the CPU allows."""
+    import torch
+
+    from livegan.audio.features import FeatureFrame
+    from livegan.conductor.conductor import Conductor
+    from livegan.models.builtin import BuiltinGenerator
+    from livegan.render.engine import Engine
+
+    torch.set_num_threads(1)
+    gen = BuiltinGenerator(seed=0, resolution=size).eval().to(device)
+    cond = Conductor(gen, seed=0)
+    eng = Engine(gen, device=device)
+    feat = FeatureFrame(0, 0.0, rms=0.5, bands=(0.5, 0.4, 0.3, 0.2))
+    for _ in range(3):  # warm up
+        eng.generate([cond.step(feat, reg.snapshot(), 0.0)]).cpu()
+    stamps, snap_s = [], []
+    t0 = time.perf_counter()
+    i = 0
+    while time.perf_counter() - t0 < seconds:
+        a = time.perf_counter()
+        snap = reg.snapshot()
+        snap_s.append(time.perf_counter() - a)
+        eng.generate([cond.step(feat, snap, i / 30)]).cpu()  # .cpu(): wait for the frame, as a display would
+        stamps.append(time.perf_counter())
+        i += 1
+    iv = np.diff(stamps) * 1e3
+    return {"frames": i, "fps": i / (stamps[-1] - t0), "frame_ms_p50": float(np.percentile(iv, 50)),
+            "frame_ms_p99": float(np.percentile(iv, 99)), "snapshot_us_p50": float(np.percentile(snap_s, 50) * 1e6),
+            "snapshot_us_p99": float(np.percentile(snap_s, 99) * 1e6)}
+
+
+def child_cpu_s(server: OscServer) -> float:
+    """CPU seconds of the isolated receiver process (0 in thread mode)."""
+    if server._child is None:
+        return 0.0
+    fields = Path(f"/proc/{server._child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_mode(args: argparse.Namespace, isolate: bool) -> dict:
+    reg = make_registry()
+    with OscServer(reg, port=0, isolate=isolate) as server:
+        latency = query_latency(server, args.queries, pause=0.002)  # a controller polling at up to 500 Hz
+        quiet_runs, flood_runs, floods = [], [], []
+        for _ in range(args.rounds):  # alternate, so load from other work on the machine hits both
+            quiet_runs.append(frame_loop(reg, args.seconds, args.size, args.device))
+            before, cpu0, child0 = server.stats(), server.cpu_s, child_cpu_s(server)
+            flooder = start_flood(server.port, args.rate, args.seconds + 0.5)
+            time.sleep(0.25)  # let the flood get going
+            lat: dict[str, float] = {}
+            th = threading.Thread(target=lambda: lat.update(query_latency(server, 300, pause=0.01)))
+            th.start()
+            flood_runs.append(frame_loop(reg, args.seconds, args.size, args.device))
+            th.join()
+            sent = int(flooder.communicate(timeout=30)[0].strip() or 0)
+            time.sleep(0.3)
+            after = server.stats()
+            probes = 300 if lat else 0  # the latency thread's queries are applied messages too
+            applied = after.applied - before.applied - probes
+            cpu = server.cpu_s - cpu0
+            floods.append({"sent": sent, "applied": applied, "applied_fraction": applied / sent if sent else 0.0,
+                           "coalesced": after.coalesced - before.coalesced,
+                           "show_process_osc_cpu_s": cpu, "show_process_osc_cpu_us_per_msg": 1e6 * cpu / max(1, sent),
+                           "receiver_process_cpu_s": child_cpu_s(server) - child0,
+                           "errors": dict(after.errors), "query_round_trip_during_flood": lat})
+    qfps = float(np.median([r["fps"] for r in quiet_runs]))
+    ffps = float(np.median([r["fps"] for r in flood_runs]))
+    return {"query_round_trip": latency, "flood": floods,
+            "frame_loop": {"quiet": quiet_runs, "flooded": flood_runs, "fps_quiet_median": qfps,
+                           "fps_flooded_median": ffps, "fps_change_pct": 100.0 * (ffps - qfps) / qfps}}
+
+
+def free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_flood(port: int, rate: float, seconds: float) -> subprocess.Popen:
+    # The controller is another process, niced so that on a small machine it takes its CPU from
+    # idle time rather than from livegan (on stage it is another machine).
+    return subprocess.Popen([sys.executable, "-c", FLOODER, str(port), str(rate), str(seconds), str(ROOT)],
+                            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.nice(10))
+
+
+def live_run(song: Path, port: int, args: argparse.Namespace, flood: bool) -> dict:
+    """One headless ``livegan live`` run on the song's clock, optionally under a flood."""
+    stats = Path(f"/tmp/livegan-bench-live-{os.getpid()}.json")
+    cmd = [sys.executable, "-m", "livegan", "live", "--headless", "--file", str(song), "--no-playback",
+           "--duration", str(args.seconds), "--size", str(args.size), "--device", args.device, "--threads", "1",
+           "--osc-port", str(port), "--stats-json", str(stats), "--no-hud"]
+    env = {**os.environ, "EGL_PLATFORM": "surfaceless", "PYTHONPATH": str(ROOT)}
+    live = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    flooder = None
+    if flood:
+        time.sleep(1.0)  # the model loads first; flood the running show
+        flooder = start_flood(port, args.rate, args.seconds)
+    err = live.communicate(timeout=args.seconds + 120)[1]
+    sent = 0
+    if flooder:
+        sent = int(flooder.communicate(timeout=60)[0].strip() or 0)
+    if live.returncode != 0:
+        raise SystemExit(f"livegan live failed: {err[-2000:]}")
+    out = json.loads(stats.read_text())
+    stats.unlink()
+    return {k: out.get(k) for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "model_fps",
+                                     "latency_ms_p50", "latency_ms_p99")} | {"flood": flood, "sent": sent}
+
+
+def bench_live(args: argparse.Namespace) -> dict:
+    from livegan.audio.demo import demo_track
+    from livegan.audio.io import write_wav
+
+    song = Path(f"/tmp/livegan-bench-song-{os.getpid()}.wav")
+    clip = demo_track()
+    write_wav(song, clip.samples[: int(clip.sample_rate * (args.seconds + 10))], clip.sample_rate)
+    runs = []
+    try:
+        for _ in range(args.rounds):  # alternate, so other load on the machine hits both
+            runs.append(live_run(song, free_port(), args, flood=False))
+            runs.append(live_run(song, free_port(), args, flood=True))
+    finally:
+        song.unlink()
+    med = {f: {k: float(np.median([r[k] for r in runs if r["flood"] == f])) for k in ("fps", "model_fps")}
+           for f in (False, True)}
+    return {"runs": runs, "quiet_median": med[False], "flooded_median": med[True],
+            "fps_change_pct": 100 * (med[True]["fps"] - med[False]["fps"]) / med[False]["fps"],
+            "model_fps_change_pct": 100 * (med[True]["model_fps"] - med[False]["model_fps"]) / med[False]["model_fps"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--rate", type=float, default=10000.0)
+    ap.add_argument("--size", type=int, default=128, help="generator resolution of the frame loop")
+    ap.add_argument("--device", default="cpu", help="where the frame loop's generator runs (cpu, cuda)")
+    ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=2, help="quiet/flooded pairs")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--live", action="store_true", help="also flood a real headless `livegan live` run")
+    ap.add_argument("--modes", default="thread,process", help="OSC server modes to compare")
+    args = ap.parse_args(argv)
+
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "flood_rate_target": args.rate,
+        "modes": {mode: bench_mode(args, mode == "process") for mode in args.modes.split(",")},
+        "note": f"frame loop = registry snapshot + conductor + builtin generator ({args.size}px, {args.device}, "
+                "1 torch thread) in this process, with the OSC server; the flood comes from a separate, niced "
+                "process. thread = OscServer(isolate=False), process = OscServer(isolate=True)",
+    }
+    result["machine"]["loadavg_at_end"] = os.getloadavg()
+    if args.live:
+        result["live_run"] = bench_live(args)
+        result["note"] += "; live_run: headless `livegan live --file` on the file's clock, quiet vs flooded"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"osc-{dt.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
