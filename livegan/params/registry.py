@@ -58,7 +58,6 @@ class ParamSpec:
 
     def coerce(self, value: Any) -> Any:
         """Check and convert a value; raise ParamError naming the parameter and the value."""
-        bad = ParamError(f"parameter {self.name}: {value!r} is not a valid {self.type}{self._range_text()}")
         t = self.type
         if t == "trigger":
             return None
@@ -69,30 +68,33 @@ class ParamSpec:
                 return bool(value)
             if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
                 return value.lower() in ("true", "on", "1")
-            raise bad
+            raise self._bad(value)
         if t == "enum":
             if isinstance(value, str) and value in self.choices:
                 return value
             if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
                     and 0 <= int(value) < len(self.choices):
                 return self.choices[int(value)]
-            raise bad
+            raise self._bad(value)
         if t == "string":
             if isinstance(value, str) and len(value) <= 4096:
                 return value
-            raise bad
+            raise self._bad(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
+            raise self._bad(value)
         v = float(value)
         if not math.isfinite(v):
-            raise bad
+            raise self._bad(value)
         if t == "int":
             if not v.is_integer():
-                raise bad
+                raise self._bad(value)
             v = int(v)
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
-            raise bad
+            raise self._bad(value)
         return v
+
+    def _bad(self, value: Any) -> ParamError:
+        return ParamError(f"parameter {self.name}: {value!r} is not a valid {self.type}{self._range_text()}")
 
     def normalise(self, value: Any) -> float:
         """Native value -> 0..1 (what controllers send and receive)."""
