@@ -20,7 +20,9 @@ def gen():
 
 
 def loud(t, onset=False):
+    # An onset here is a kick (sub-band flux): the conductor's pulse rides kicks, not hats.
     return FeatureFrame(sample_pos=int(t * 48000), time=t, rms=0.8, bands=(0.9, 0.8, 0.5, 0.4), flux=0.6,
+                        band_onsets=(1.0, 0.6, 0.3, 0.2) if onset else (0.0, 0.0, 0.0, 0.0),
                         onset=onset, onset_strength=0.5 if onset else 0.0, chroma=tuple(np.eye(12)[0]))
 
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livegan.audio.beat import BeatTracker, beat_strength
 from livegan.audio.features import FeatureFrame
 from livegan.audio.followers import EnvelopeFollower
 from livegan.audio.normalize import RunningNormalizer
 from livegan.audio.onsets import OnsetPicker
+from livegan.audio.structure import StructureDetector
 
 BAND_EDGES_HZ = (20.0, 60.0, 250.0, 2000.0, 16000.0)  # sub | low | mid | high
 CHROMA_RANGE_HZ = (150.0, 5000.0)
@@ -100,6 +102,8 @@ class Analyzer:
             min_gap=max(1, math.ceil(cfg.onset_min_gap_s / step_s)),
             min_rise=cfg.onset_min_rise,
         )
+        self._beat = BeatTracker(self.frame_rate)
+        self._structure = StructureDetector(self.frame_rate)
         self._ring = np.zeros(self.window, dtype=np.float64)
         self._pending = np.zeros(self.hop, dtype=np.float64)
         self._npending = 0
@@ -116,6 +120,8 @@ class Analyzer:
         self._bands.reset()
         self._norm.reset()
         self._onsets.reset()
+        self._beat.reset()
+        self._structure.reset()
         self._ring[:] = 0.0
         self._npending = 0
         self._prev_mag[:] = 0.0
@@ -162,18 +168,29 @@ class Analyzer:
         onset, strength = self._onsets(flux, float(self._norm.scale[5]))
 
         centroid, chroma = self._shape(mag, power, rms)
+        band_onsets = (float(normed[6]), float(normed[7]), float(normed[8]), float(normed[9]))
+        bands = (float(normed[1]), float(normed[2]), float(normed[3]), float(normed[4]))
+        clock = self._beat(beat_strength(float(normed[5]), band_onsets))
+        form = self._structure(float(normed[0]), bands, centroid)
         pos = self.samples_consumed
         return FeatureFrame(
             sample_pos=pos,
             time=pos / self.sample_rate,
             rms=float(normed[0]),
-            bands=(float(normed[1]), float(normed[2]), float(normed[3]), float(normed[4])),
-            band_onsets=(float(normed[6]), float(normed[7]), float(normed[8]), float(normed[9])),
+            bands=bands,
+            band_onsets=band_onsets,
             flux=float(normed[5]),
             onset=onset,
             onset_strength=strength,
             centroid=centroid,
             chroma=chroma,
+            tempo_bpm=clock.tempo_bpm,
+            beat_phase=clock.phase,
+            beat=clock.beat,
+            beat_count=clock.beat_count,
+            build=form.build,
+            drop=form.drop,
+            section=form.section,
         )
 
     def _shape(self, mag: np.ndarray, power: np.ndarray, rms: float) -> tuple[float, tuple[float, ...]]:

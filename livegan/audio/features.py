@@ -33,6 +33,8 @@ class FeatureFrame:
     beat: bool = False  # a beat boundary fell in this hop
     build: float = 0.0  # build-up amount 0..1
     drop: bool = False  # a drop fired in this hop
+    section: bool = False  # a new section (timbre change or drop) began in this hop
+    beat_count: int = 0  # beats since the clock locked (bar = beat_count // 4)
 
     @staticmethod
     def rest(sample_pos: int = 0, sample_rate: int = 48000) -> "FeatureFrame":

@@ -135,6 +135,12 @@ def parse_preset(text: str, path: Path | str = "<preset>", registry: ParamRegist
     mappings = data.get("mappings", [])
     if not isinstance(mappings, list) or not all(isinstance(m, dict) for m in mappings):
         raise PresetError(f"{where}: 'mappings' must be an array of tables")
+    from .mappings import MappingError, parse_mappings  # checked here so a typo fails at load, not mid-show
+
+    try:
+        parse_mappings(mappings, where)
+    except MappingError as exc:
+        raise PresetError(str(exc)) from None
     if registry is not None:
         for name, value in params.items():
             if name.startswith("fx/") and name not in registry:

@@ -58,6 +58,14 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
     _f("audio/gain", 1.0, 0.0, 8.0, "input gain before analysis", ""),
     _t("fx/flash", "one white flash"),
     _t("tempo/tap", "tap tempo"),
+    # Beat clock and musical mappings.
+    ParamSpec("tempo/source", "enum", "auto", description="beat clock: auto (taps, else analysis), analysis, tap, manual",
+              choices=("auto", "analysis", "tap", "manual")),
+    _f("tempo/bpm", 0.0, 0.0, 300.0, "manual tempo (used when nothing else gives one, or with source manual)", "BPM"),
+    ParamSpec("tempo/loop_bars", "int", 0, 0, 64, "bars", "walk the keyframe loop once every N bars (0: free motion)"),
+    _f("mapping/amount", 1.0, 0.0, 2.0, "scales every preset mapping", "", 0.2),
+    *(_f(f"ganspace/{k}", 0.0, -3.0, 3.0, f"move along principal direction {k} of the model's w space", "sd", 0.2)
+      for k in range(8)),
 )
 
 
