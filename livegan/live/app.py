@@ -1,0 +1,405 @@
+"""The live app: audio source -> analysis thread -> inference thread -> GL display.
+
+The GL main thread never waits on inference: each display tick takes whatever model
+frame is newest (uploading it only when it is new), draws it through the effect chain
+and the HUD, and swaps. Audio-reactive shader uniforms follow the newest features, not
+the (older) features of the model frame, so effects stay tight to the music.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..audio.features import FeatureFrame
+from ..errors import LiveganError
+from ..params.registry import ParamRegistry
+from .analysis_thread import AnalysisThread
+from .audio_input import DeviceInput, FileInput, load_mono
+from .effects import EffectChain, FrameUniforms
+from .gl_context import Surface, open_surface
+from .hud import AMBER, RED, WHITE, Hud, HudState
+from .inference_thread import InferenceThread, ModelRenderer, RenderedFrame, Renderer
+from .latest import Latest
+from .ringbuffer import AudioRing
+from .stats import LiveStats, write_json
+from ..oom import limit_malloc_arenas
+from .hotswap import ModelSwapper, SwapResult, live_builder
+from .watchdog import InferenceWatchdog
+
+log = logging.getLogger("livegan.live")
+
+
+@dataclass
+class LiveConfig:
+    audio_device: str | None = None  # capture device (name fragment or index); None = default
+    file: str | None = None  # play this song instead of capturing
+    play: bool = True  # with --file: send it to the output device (else the file's clock)
+    output_device: str | None = None
+    model: str = "builtin"
+    size: int = 512  # model resolution (the builtin model renders at this size)
+    window: tuple[int, int] | None = None  # output size; default 1280x720 windowed, the model size headless
+    preset: str | None = None
+    monitor: int = 0
+    fullscreen: bool = False
+    headless: bool = False
+    duration: float | None = None
+    stats_json: str | None = None
+    sample_rate: int = 48000
+    block: int = 512
+    device: str = "auto"  # torch device
+    threads: int | None = None
+    refresh_hz: float = 60.0  # headless pacing (a window follows its monitor)
+    shader_dir: str | None = None
+    hud: bool = True  # HUD visible at start (H toggles)
+    seed: int = 0
+    stall_limit_s: float = 2.0  # watchdog: a render running longer than this restarts inference
+
+
+@dataclass
+class _Display:
+    """Display-thread state between ticks."""
+
+    shown_version: int = 0
+    frame: RenderedFrame | None = None
+    pending: RenderedFrame | None = None  # newest frame whose latency is not yet recorded
+    weight: float = 0.0  # how much of the newest frame the last draw showed
+    frame_t: float = 0.0
+    model_interval: float = 0.1
+    display_interval: float = 1.0 / 60.0  # measured, not the nominal refresh
+    onset_env: float = 0.0
+    onsets_seen: int = 0
+    last_t: float = field(default_factory=time.perf_counter)
+
+
+def _crossfade_weight(mix: float, values) -> float:
+    """The newest frame's share in shaders/crossfade.glsl (same formula)."""
+    amount = float(values.get("fx/crossfade/amount", 1.0))
+    x = min(max(mix, 0.0), 1.0)
+    return (1.0 - amount) + amount * x * x * (3.0 - 2.0 * x)
+
+
+def _pick_threads(requested: int | None) -> int:
+    if requested:
+        return requested
+    # With audio, analysis and GL sharing the cores, fewer torch threads are steadier.
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def build_renderer(cfg: LiveConfig, sample_rate: int) -> tuple[Renderer, str, str]:
+    """The model path: generator + conductor + engine. Returns (renderer, model name, torch device)."""
+    import torch  # noqa: PLC0415
+
+    from ..conductor.conductor import Conductor  # noqa: PLC0415
+    from ..models.load import load_generator, parse_builtin_seed  # noqa: PLC0415
+    from ..render.engine import Engine, pick_device  # noqa: PLC0415
+
+    torch.set_num_threads(_pick_threads(cfg.threads))
+    dev = pick_device(cfg.device)
+    seed = parse_builtin_seed(cfg.model)
+    if seed is not None:
+        from ..models.builtin import BuiltinGenerator  # noqa: PLC0415
+
+        gen = BuiltinGenerator(seed=seed, resolution=cfg.size).eval().requires_grad_(False).to(dev)
+        engine = Engine(gen, dev)
+    else:
+        gen = load_generator(cfg.model, dev)
+        engine = Engine(gen, dev, size=(cfg.size, cfg.size) if cfg.size != gen.resolution else None)
+    conductor = Conductor(gen, seed=cfg.seed, sample_rate=sample_rate)
+    return ModelRenderer(conductor, engine), f"{Path(cfg.model).name} {cfg.size}px", str(dev)
+
+
+class LiveApp:
+    def __init__(self, cfg: LiveConfig, registry: ParamRegistry | None = None, renderer: Renderer | None = None,
+                 osc_activity: Callable[[], Any] | None = None,
+                 on_frame: Callable[["LiveApp", int], None] | None = None) -> None:
+        from ..params.definitions import make_registry  # noqa: PLC0415
+
+        self.cfg = cfg
+        self.registry = registry or make_registry()
+        self.renderer = renderer
+        self.osc_activity = osc_activity  # hook: the OSC server's ``stats`` (received / rate / errors)
+        self.on_frame = on_frame  # called after every swap (tests, recording)
+        self.stats = LiveStats()
+        self.surface: Surface | None = None
+        self.effects: EffectChain | None = None
+        self.model_name = cfg.model
+        self.torch_device = "cpu"
+        self.preset_name = ""
+        self.presets: list[str] = []
+        self.message = ""  # last user-facing notice (preset errors and the like)
+        self.frames_drawn = 0
+        self.hud: Hud | None = None
+        self.last_hud: HudState | None = None
+        self.frames_audio_lost = 0  # frames drawn while the audio input was gone
+        self.capture_requested = False  # set to keep the next drawn frame in ``captured``
+        self.captured = None
+        self.last_shown: RenderedFrame | None = None
+        self.watchdog: InferenceWatchdog | None = None
+        self.swapper: ModelSwapper | None = None
+        self._quit = False
+
+    # ---- set-up ---------------------------------------------------------------------
+    def _size(self) -> tuple[int, int]:
+        if self.cfg.window:
+            return self.cfg.window
+        return (self.cfg.size, self.cfg.size) if self.cfg.headless else (1280, 720)
+
+    def _load_preset(self, name: str) -> None:
+        from ..conductor.preset import apply_preset, load_preset  # noqa: PLC0415
+
+        preset = load_preset(name, self.registry)
+        apply_preset(self.registry, preset)
+        self.effects.configure(preset.effects)
+        self.preset_name = preset.name
+
+    def _step_preset(self, delta: int) -> None:
+        from ..conductor.preset import list_presets  # noqa: PLC0415
+
+        self.presets = list_presets()
+        if not self.presets:
+            return
+        i = self.presets.index(self.preset_name) if self.preset_name in self.presets else -1
+        name = self.presets[(i + delta) % len(self.presets)]
+        try:
+            self._load_preset(name)
+            self.message = f"preset {name}"
+        except LiveganError as exc:  # a broken preset file must not stop the show
+            self.message = str(exc)
+            log.error("%s", exc)
+
+    def _model_swapped(self, result: SwapResult) -> None:
+        self.message = result.message  # the HUD's notice line: loaded, or why the old model stays
+        if result.ok:
+            self.model_name = self.swapper.model_name
+
+    def on_key(self, key: str) -> None:
+        reg = self.registry
+        if key == "h" and self.hud is not None:
+            self.hud.visible = not self.hud.visible
+        elif key == "f":
+            self.surface.toggle_fullscreen()
+        elif key == "right":
+            self._step_preset(+1)
+        elif key == "left":
+            self._step_preset(-1)
+        elif key == "r":
+            reg.set("latent/reseed", None, source="key")
+        elif key == "space":
+            reg.set("show/freeze", not reg.get("show/freeze"), source="key")
+        elif key == "b":
+            reg.set("show/blackout", not reg.get("show/blackout"), source="key")
+        elif key in ("escape", "q"):
+            self._quit = True
+
+    # ---- run ------------------------------------------------------------------------
+    def run(self) -> dict:
+        cfg = self.cfg
+        limit_malloc_arenas()  # before any worker thread: model swaps must not step RSS up
+        from ..conductor.preset import DEFAULT_PRESET  # noqa: PLC0415
+
+        samples = None
+        rate = cfg.sample_rate
+        if cfg.file:
+            samples, rate = load_mono(cfg.file)
+        self.surface = open_surface(cfg.headless, self._size(), cfg.monitor, cfg.fullscreen, cfg.refresh_hz)
+        self.surface.key_handler = self.on_key
+        threads: list = []
+        completed = False
+        try:
+            ctx = self.surface.ctx
+            self.effects = EffectChain(ctx, self.registry, cfg.shader_dir)
+            self._load_preset(cfg.preset or DEFAULT_PRESET)
+            self.hud = Hud(ctx)
+            self.hud.visible = cfg.hud
+            from .upload import FrameUploader  # noqa: PLC0415
+
+            self.uploader = FrameUploader(ctx)
+            if self.renderer is None:
+                self.renderer, self.model_name, self.torch_device = build_renderer(cfg, rate)
+            from ..audio.analyzer import Analyzer  # noqa: PLC0415
+
+            self.ring = ring = AudioRing(rate * 4, rate)
+            self.registry.clock = lambda: ring.write_pos / ring.sample_rate
+            if cfg.file:
+                self.source = FileInput(ring, cfg.file, samples, play=cfg.play, device=cfg.output_device,
+                                        block=cfg.block)
+            else:
+                self.source = DeviceInput(ring, cfg.audio_device, block=cfg.block)
+            self.features: Latest[FeatureFrame] = Latest()
+            self.frames: Latest[RenderedFrame] = Latest()
+            self.analysis = AnalysisThread(ring, Analyzer(rate), self.features,
+                                           gain=lambda: self.registry.get("audio/gain"))
+            def make_inference(renderer) -> InferenceThread:
+                return InferenceThread(self.features, self.registry, renderer, self.frames,
+                                       max_fps=self.surface.refresh_hz)
+
+            # The watchdog owns the inference thread and replaces a stalled one (watchdog.py).
+            self.watchdog = InferenceWatchdog(make_inference, self.renderer, cfg.stall_limit_s).start()
+            self.inference = self.watchdog.thread
+            # Model loads (OSC /livegan/model/load -> ControlActions.load_model = app.swapper.request).
+            self.swapper = ModelSwapper(self.watchdog.guard, self.registry, live_builder(cfg, rate),
+                                        on_result=self._model_swapped)
+            self.swapper.model_name = self.model_name  # "keeping <this>" when a load fails
+            threads = [self.watchdog, self.analysis.start(), self.source.start()]
+            self._loop()
+            completed = True
+        finally:
+            result = self._summary()  # before stopping: the audio state as it was while running
+            for th in threads:
+                th.stop()
+            if cfg.stats_json and completed:  # a failed start writes nothing
+                write_json(cfg.stats_json, result)
+            for part in (getattr(self, "hud", None), getattr(self, "uploader", None), self.effects):
+                if part is not None:
+                    part.release()
+            self.surface.close()
+        return result
+
+    def _summary(self) -> dict:
+        out = self.stats.summary().to_dict()
+        src = getattr(self, "source", None)
+        out.update({
+            "model": self.model_name,
+            "torch_device": self.torch_device,
+            "preset": self.preset_name,
+            "output_size": list(self.surface.size) if self.surface and self.surface.ctx else list(self._size()),
+            "headless": self.cfg.headless,
+            "audio_state": src.status.state if src else "none",
+            "audio_message": src.status.message if src else "",
+            "audio_restarts": src.status.restarts if src else 0,
+            "audio_xruns": src.status.xruns if src else 0,
+            "onsets": self.analysis.onset_count if hasattr(self, "analysis") else 0,
+            "shader_errors": dict(self.effects.errors) if self.effects else {},
+            "model_frames_skipped": self.frames.dropped if hasattr(self, "frames") else 0,  # replaced unseen
+            "frames_audio_lost": self.frames_audio_lost,
+            "inference_restarts": self.watchdog.restarts if self.watchdog else 0,  # watchdog.py
+        })
+        return out
+
+    def _loop(self) -> None:
+        cfg = self.cfg
+        # The display thread must get the GIL back quickly from the inference thread's Python
+        # (conductor, op dispatch); the default 5 ms switch interval shows up as frame jitter.
+        sys.setswitchinterval(float(os.environ.get("LIVEGAN_SWITCH_INTERVAL", "0.001")))
+        d = _Display()
+        start = time.perf_counter()
+        soft_pace = self.surface.headless is False and os.environ.get("LIVEGAN_NO_SOFT_PACE") is None
+        last_swap = start
+        while not self._quit and not self.surface.should_close():
+            now = time.perf_counter()
+            if cfg.duration is not None and now - start >= cfg.duration:
+                break
+            self.surface.poll()
+            self.effects.poll_reload()
+            if self.watchdog is not None and self.watchdog.check(now):
+                self.inference = self.watchdog.thread
+            self._take_frame(d, now)
+            self._draw(d, now)
+            if self.capture_requested:
+                self.captured, self.capture_requested = self.surface.read(), False
+            self.stats.draw_ms.append((time.perf_counter() - now) * 1000.0)
+            if soft_pace:
+                # A window whose swap does not block (no vsync, e.g. Xvfb) is rate-limited by hand,
+                # a little short of the refresh so that with vsync the swap still meets its vblank.
+                wait = last_swap + 0.9 / self.surface.refresh_hz - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            self.surface.swap()
+            t_swap = last_swap = time.perf_counter()
+            self.stats.on_swap(t_swap)
+            if d.pending is not None and d.weight >= 0.5:
+                # Latency counts when the frame is really on screen: shown at least half blended in.
+                arrival = self.ring.arrival_time(d.pending.sample_pos)
+                lat = (t_swap - arrival) * 1000.0 if arrival is not None else None
+                self.stats.on_new_model_frame(lat, d.pending.inference_ms)
+                d.pending = None
+            self.frames_drawn += 1
+            if self.source.status.state == "lost":
+                self.frames_audio_lost += 1
+            if self.on_frame is not None:
+                self.on_frame(self, self.frames_drawn)
+
+    def _take_frame(self, d: _Display, now: float) -> RenderedFrame | None:
+        frame, version = self.frames.get()
+        if frame is None or version == d.shown_version:
+            return None
+        self.uploader.upload(frame.pixels)
+        if d.pending is not None:
+            self.stats.dropped_model_frames += 1  # replaced before it was ever half visible
+        d.pending = frame
+        if d.frame is not None:
+            gap = now - d.frame_t
+            d.model_interval += 0.2 * (min(gap, 1.0) - d.model_interval)
+        d.shown_version, d.frame, d.frame_t = version, frame, now
+        self.last_shown = frame
+        return frame
+
+    def _draw(self, d: _Display, now: float) -> None:
+        target, size = self.surface.fbo, self.surface.size
+        dt = now - d.last_t
+        d.last_t = now
+        d.display_interval += 0.1 * (min(dt, 0.5) - d.display_interval)
+        feat, _ = self.features.get()
+        feat = feat or FeatureFrame.rest()
+        n_on = self.analysis.onset_count
+        if n_on != d.onsets_seen:
+            d.onset_env, d.onsets_seen = 1.0, n_on
+        else:
+            d.onset_env *= math.exp(-dt / 0.12)
+        values = self.registry.peek().values
+        target.use()
+        target.viewport = (0, 0, *size)
+        if d.frame is None or values.get("show/blackout", False):
+            target.clear(0.0, 0.0, 0.0, 1.0)
+            d.weight = 1.0
+        else:
+            # Blend only when the model is slower than the display: a new frame starts one display
+            # period in, so a model at display rate shows every frame whole.
+            mix = min(1.0, (now - d.frame_t + d.display_interval) / max(d.model_interval, 1e-3))
+            d.weight = _crossfade_weight(mix, values) if values.get("fx/crossfade/enabled", False) else 1.0
+            if d.weight >= 1.0:
+                values = {**values, "fx/crossfade/enabled": False}  # nothing to blend: save a pass
+            u = FrameUniforms(time=feat.time, onset=d.onset_env, rms=feat.rms, flux=feat.flux,
+                              bands=tuple(feat.bands), beat_phase=feat.beat_phase, frame_mix=mix)
+            self.effects.render(self.uploader.current, self.uploader.previous, target, size, u, values)
+        if self.hud is not None and self.hud.visible:
+            self.last_hud = self._hud_state(feat, d, values)
+            self.hud.draw(target, size, self.last_hud)
+
+    def _hud_state(self, feat: FeatureFrame, d: _Display, values) -> HudState:
+        r = self.stats.recent()
+        lines: list[tuple[str, tuple]] = [
+            (f"FPS {r['fps']:5.1f}  FRAME {r['frame_p50']:.1f}/{r['frame_p99']:.1f} MS  "
+             f"INFER {r['inference']:.0f} MS  LATENCY {r['latency_p50']:.0f}/{r['latency_p99']:.0f} MS", WHITE),
+        ]
+        osc = ""
+        if self.osc_activity is not None:
+            try:
+                a = self.osc_activity()
+                osc = f"  OSC {a.received} ({a.messages_per_s:.0f}/S) ERR {a.error_total}"
+            except Exception:  # the hook is someone else's: never let it break the frame
+                osc = "  OSC ?"
+        lines.append((f"PRESET {self.preset_name}  MODEL {self.model_name} {self.torch_device}{osc}", WHITE))
+        st = self.source.status
+        xruns = f"  XRUNS {st.xruns}" if st.xruns else ""
+        lines.append((f"AUDIO {st.state}: {st.message}"[:96] + xruns, AMBER if st.state == "lost" or xruns else WHITE))
+        flags = [n for n, on in (("FROZEN", values.get("show/freeze")), ("BLACKOUT", values.get("show/blackout"))) if on]
+        if flags:
+            lines.append(("  ".join(flags), AMBER))
+        if self.message:
+            lines.append((self.message[:110], WHITE))
+        for err in self.effects.errors.values():
+            lines.append((f"SHADER {err}"[:110], RED))
+        if self.inference.error:
+            lines.append((f"MODEL {self.inference.error}"[:110], RED))
+        if self.watchdog is not None and self.watchdog.message:
+            lines.append((self.watchdog.message[:110], RED))
+        return HudState(lines, level=min(1.0, feat.rms * 1.5), bands=tuple(feat.bands), flux=min(1.0, feat.flux),
+                        onset=d.onset_env, beat_phase=feat.beat_phase)
