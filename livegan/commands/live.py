@@ -46,7 +46,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
     p.add_argument("--no-hud", action="store_true", help="start with the HUD hidden")
     p.add_argument("--seed", type=int, default=0, help="conductor seed")
-    p.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on 127.0.0.1:PORT")
+    p.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on --osc-host:PORT")
+    p.add_argument("--osc-host", default="127.0.0.1", help="OSC bind address (default 127.0.0.1)")
+    p.add_argument("--record", metavar="SET", default=None,
+                   help="record the input audio and every parameter change into the folder SET "
+                        "(re-render it with `livegan render --replay SET`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,16 +68,20 @@ def run(args: argparse.Namespace) -> int:
                      preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
                      duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
                      device=args.device, threads=args.threads, refresh_hz=args.fps, shader_dir=args.shaders,
-                     seed=args.seed, hud=not args.no_hud)
+                     seed=args.seed, hud=not args.no_hud, record=args.record)
     from ..params.definitions import make_registry  # noqa: PLC0415
 
     registry = make_registry()
     osc = None
+    app = LiveApp(cfg, registry=registry)
     if args.osc_port is not None:
         from ..control.osc_server import OscServer  # noqa: PLC0415
+        from ..control.triggers import ControlActions  # noqa: PLC0415
 
-        osc = OscServer(registry, port=args.osc_port, isolate=True).start()  # parsing off the show's GIL
-    app = LiveApp(cfg, registry=registry, osc_activity=osc.stats if osc else None)
+        actions = ControlActions(load_preset=app.request_preset, load_model=app.request_model)
+        osc = OscServer(registry, host=args.osc_host, port=args.osc_port, actions=actions,
+                        isolate=True).start()  # parsing off the show's GIL
+        app.osc_activity = osc.stats
     try:
         result = app.run()
     finally:

@@ -1,7 +1,8 @@
 """The analysis thread: ring buffer -> Analyzer (the same one ``render`` uses) -> latest features.
 
-Only the newest FeatureFrame is published (latest wins); an onset inside a batch of
-hops is carried onto the published frame so a slow reader never misses a hit. Frame
+Only the newest FeatureFrame is published (latest wins); events (onsets, beats, drops,
+per-band flux peaks) inside a batch of hops, or in a frame the reader never took, are
+carried onto the published frame so a slow reader never misses a hit. Frame
 positions are ring positions, so a frame always names the samples it heard even when
 the thread had to skip stale audio.
 """
@@ -12,6 +13,7 @@ import dataclasses
 from collections import deque
 
 from ..audio.features import FeatureFrame
+from ..conductor.mappings import merge_frames
 from .latest import Latest
 from .ringbuffer import AudioRing
 from .worker import Worker
@@ -19,8 +21,9 @@ from .worker import Worker
 
 class AnalysisThread(Worker):
     def __init__(self, ring: AudioRing, analyzer, out: Latest[FeatureFrame],
-                 gain=lambda: 1.0, max_lag_s: float = 0.25) -> None:
+                 gain=lambda: 1.0, max_lag_s: float = 0.25, tap=None) -> None:
         self.ring = ring
+        self.tap = tap  # called with every block the analyzer hears (set recording)
         self.analyzer = analyzer
         self.out = out
         self.gain = gain
@@ -44,6 +47,8 @@ class AnalysisThread(Worker):
             pos = start + len(block)
             offset = start - fed  # ring position = analyzer position + offset
             fed += len(block)
+            if self.tap is not None:
+                self.tap(block)
             g = float(self.gain())
             frames = self.analyzer.process(block * g if g != 1.0 else block)
             if not frames:
@@ -53,12 +58,9 @@ class AnalysisThread(Worker):
             for f in onset_frames:
                 self.onsets.append(f.sample_pos + offset)
             self.onset_count += len(onset_frames)
-            last = frames[-1]
-            changes = {"sample_pos": last.sample_pos + offset, "time": (last.sample_pos + offset) / rate}
-            if onset_frames and not last.onset:
-                changes.update(onset=True, onset_strength=max(f.onset_strength for f in onset_frames))
-            if any(f.beat for f in frames):
-                changes["beat"] = True
-            if any(f.drop for f in frames):
-                changes["drop"] = True
-            self.out.put(dataclasses.replace(last, **changes))
+            # Several hops (and any frame the reader has not taken yet) become one frame:
+            # levels from the newest, events from all, so a slow reader never misses a hit.
+            last = merge_frames(frames)
+            moved = dataclasses.replace(last, sample_pos=last.sample_pos + offset,
+                                        time=(last.sample_pos + offset) / rate)
+            self.out.put_merged(moved, lambda old, new: merge_frames([old, new]))

@@ -60,6 +60,7 @@ class LiveConfig:
     hud: bool = True  # HUD visible at start (H toggles)
     seed: int = 0
     stall_limit_s: float = 2.0  # watchdog: a render running longer than this restarts inference
+    record: str | None = None  # --record SET: the input audio and every parameter change, for replay
 
 
 @dataclass
@@ -143,6 +144,7 @@ class LiveApp:
         self.last_shown: RenderedFrame | None = None
         self.watchdog: InferenceWatchdog | None = None
         self.swapper: ModelSwapper | None = None
+        self._preset_request: str | int | None = None  # set from control threads, served on the GL thread
         self._quit = False
 
     # ---- set-up ---------------------------------------------------------------------
@@ -156,6 +158,9 @@ class LiveApp:
 
         preset = load_preset(name, self.registry)
         apply_preset(self.registry, preset)
+        conductor = getattr(self.renderer, "conductor", None)
+        if conductor is not None:  # the preset's audio mappings, as `render` uses them
+            conductor.set_mappings(preset.mappings, where=str(preset.path or preset.name))
         self.effects.configure(preset.effects)
         self.preset_name = preset.name
 
@@ -170,6 +175,33 @@ class LiveApp:
         try:
             self._load_preset(name)
             self.message = f"preset {name}"
+        except LiveganError as exc:  # a broken preset file must not stop the show
+            self.message = str(exc)
+            log.error("%s", exc)
+
+    def request_preset(self, ref: str | int) -> None:
+        """Load a preset (name or index) on the display thread at its next tick (OSC, MIDI)."""
+        self._preset_request = ref
+
+    def request_model(self, spec: str, crossfade_s: float = 2.0) -> None:
+        """Swap the model in the background; the old one keeps playing until the new one works."""
+        if self.swapper is not None:
+            self.swapper.request(spec, crossfade_s)
+
+    def _serve_preset_request(self) -> None:
+        ref, self._preset_request = self._preset_request, None
+        if ref is None:
+            return
+        from ..conductor.preset import list_presets  # noqa: PLC0415
+
+        try:
+            if isinstance(ref, int):
+                names = list_presets()
+                if not 0 <= ref < len(names):
+                    raise LiveganError(f"preset index {ref}: there are {len(names)} presets")
+                ref = names[ref]
+            self._load_preset(ref)
+            self.message = f"preset {ref}"
         except LiveganError as exc:  # a broken preset file must not stop the show
             self.message = str(exc)
             log.error("%s", exc)
@@ -234,11 +266,20 @@ class LiveApp:
                 self.source = DeviceInput(ring, cfg.audio_device, block=cfg.block)
             self.features: Latest[FeatureFrame] = Latest()
             self.frames: Latest[RenderedFrame] = Latest()
+            self.recorder = None
+            if cfg.record:
+                from ..control.recording import SetRecorder  # noqa: PLC0415
+
+                # Analysis starts at ring position 0, so audio time 0 is the set's first sample.
+                self.recorder = SetRecorder(self.registry, cfg.record, rate, 1, origin=0.0, frame_stamps=True).start()
             self.analysis = AnalysisThread(ring, Analyzer(rate), self.features,
-                                           gain=lambda: self.registry.get("audio/gain"))
+                                           gain=lambda: self.registry.get("audio/gain"),
+                                           tap=self.recorder.write_audio if self.recorder else None)
+
             def make_inference(renderer) -> InferenceThread:
                 return InferenceThread(self.features, self.registry, renderer, self.frames,
-                                       max_fps=self.surface.refresh_hz)
+                                       max_fps=self.surface.refresh_hz,
+                                       on_snapshot=self.recorder.mark_tick if self.recorder else None)
 
             # The watchdog owns the inference thread and replaces a stalled one (watchdog.py).
             self.watchdog = InferenceWatchdog(make_inference, self.renderer, cfg.stall_limit_s).start()
@@ -254,6 +295,8 @@ class LiveApp:
             result = self._summary()  # before stopping: the audio state as it was while running
             for th in threads:
                 th.stop()
+            if getattr(self, "recorder", None) is not None:
+                result["recording"] = str(self.recorder.stop())
             if cfg.stats_json and completed:  # a failed start writes nothing
                 write_json(cfg.stats_json, result)
             for part in (getattr(self, "hud", None), getattr(self, "uploader", None), self.effects):
@@ -297,6 +340,7 @@ class LiveApp:
             if cfg.duration is not None and now - start >= cfg.duration:
                 break
             self.surface.poll()
+            self._serve_preset_request()
             self.effects.poll_reload()
             if self.watchdog is not None and self.watchdog.check(now):
                 self.inference = self.watchdog.thread

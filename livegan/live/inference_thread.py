@@ -84,7 +84,9 @@ class InferenceThread(Worker):
     join_timeout_s = 10.0
 
     def __init__(self, features: Latest[FeatureFrame], registry: ParamRegistry, renderer: Renderer,
-                 out: Latest[RenderedFrame], idle_s: float = 0.1, max_fps: float | None = None) -> None:
+                 out: Latest[RenderedFrame], idle_s: float = 0.1, max_fps: float | None = None,
+                 on_snapshot=None) -> None:
+        self.on_snapshot = on_snapshot  # (snapshot, audio time) after each frame's snapshot: set recording
         self.features = features
         self.registry = registry
         self.renderer = renderer
@@ -109,6 +111,8 @@ class InferenceThread(Worker):
                 continue
             version = v
             snap = self.registry.snapshot()
+            if self.on_snapshot is not None:
+                self.on_snapshot(snap, feat.time)
             if snap.get("show/freeze", False) and self.out.version > 0:
                 continue  # hold the picture; the display keeps showing it
             t0 = last_start = time.perf_counter()

@@ -7,7 +7,7 @@ by its version. Nothing is queued, so a slow reader sees fresh data, never a bac
 from __future__ import annotations
 
 import threading
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,6 +24,18 @@ class Latest(Generic[T]):
         with self._cond:
             if self._version > self._read_version:
                 self.dropped += 1
+            self._value = value
+            self._version += 1
+            self._cond.notify_all()
+            return self._version
+
+    def put_merged(self, value: T, merge: Callable[[T, T], T]) -> int:
+        """Like ``put``, but an unread value is folded into the new one with ``merge(old, new)``,
+        so events (onsets, beats) in a value nobody read are not lost."""
+        with self._cond:
+            if self._version > self._read_version and self._value is not None:
+                self.dropped += 1
+                value = merge(self._value, value)
             self._value = value
             self._version += 1
             self._cond.notify_all()
