@@ -57,6 +57,9 @@ def load_audio(path: str | Path) -> AudioClip:
         raise LiveganError(f"audio file is empty (no samples): {name}")
     if sr <= 0:
         raise LiveganError(f"audio file has an invalid sample rate {sr}: {name}")
+    if not np.all(np.isfinite(data)) or np.abs(data).max() > 100.0:
+        # A damaged float file can hold NaN/Inf or absurd values: they would poison the analysis.
+        data = np.clip(np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0), -100.0, 100.0)
     return AudioClip(samples=np.ascontiguousarray(data), sample_rate=int(sr), path=name)
 
 

@@ -30,6 +30,19 @@ def add_parser(sub) -> None:
     p.add_argument("--replay", default=None, help="a set recorded with `livegan live --record`")
     p.add_argument("--stats-json", default=None, help="write timings here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted render of the same settings from its last complete chunk")
+
+
+def _identity(args: argparse.Namespace) -> dict:
+    """What --resume must find unchanged besides the audio and preset: the model and replayed set files."""
+    ident = {"model": args.model}
+    for key, name in (("model_file", args.model), ("replay_file", args.replay)):
+        p = Path(name) if name else None
+        if p is not None and p.is_file():
+            st = p.stat()
+            ident[key] = [st.st_size, st.st_mtime_ns]
+    return ident
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(args.model, device="cpu")
     result = render(clip, out, generator, preset=args.preset, size=size, fps=fps, seed=args.seed,
                     batch=args.batch, device=args.device, progress=not args.quiet, crf=args.crf,
-                    x264_preset=args.x264_preset, registry=registry, on_time=on_time)
+                    x264_preset=args.x264_preset, registry=registry, on_time=on_time, resume=args.resume,
+                    identity=_identity(args))
     t = result.timings
     print(f"{result.path}  {result.frames} frames, {result.duration:.2f} s, {result.size[0]}x{result.size[1]} "
           f"@ {result.fps} fps  (rendered at {t['fps']:.1f} fps)")
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps({"frames": result.frames, **t}, indent=2))
+        Path(args.stats_json).write_text(json.dumps({"frames": result.frames, "resumed_chunks": result.resumed_chunks,
+                                                     **t}, indent=2))
     return 0

@@ -8,6 +8,7 @@ render never leaves a broken output.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -22,6 +23,55 @@ import numpy as np
 from ..errors import LiveganError
 
 _STOP = object()
+
+
+def write_error(path: str | Path, exc: BaseException) -> LiveganError:
+    """One clear line for a failed write; a full disk says so by name."""
+    if getattr(exc, "errno", None) == errno.ENOSPC:
+        return LiveganError(f"{path}: no space left on the device")
+    if isinstance(exc, LiveganError):
+        return exc
+    why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return LiveganError(f"{path}: cannot write video ({why})")
+
+
+class AacWriter:
+    """The source audio as AAC into ``stream``, a piece at a time (so it interleaves with video)."""
+
+    FRAME = 1024  # AAC frame size
+
+    def __init__(self, container, stream, audio: np.ndarray, sample_rate: int) -> None:
+        audio = audio if audio.ndim == 2 else audio[:, None]
+        self.planar = np.ascontiguousarray(audio.T.astype(np.float32))
+        self.container, self.stream, self.sample_rate = container, stream, sample_rate
+        self.layout = stream.layout.name
+        self.pos = 0
+
+    @staticmethod
+    def add_stream(container, audio: np.ndarray, sample_rate: int):
+        channels = audio.shape[1] if audio.ndim == 2 else 1
+        layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+        a = container.add_stream("aac", rate=sample_rate, layout=layout)
+        a.bit_rate = 128_000 * max(1, channels // 2 + channels % 2)
+        return a
+
+    def write_until(self, end: int) -> None:
+        """Encode whole AAC frames up to sample ``end`` (the rest waits for the next call)."""
+        n = self.FRAME
+        end = min(end, self.planar.shape[1])
+        while self.pos + n <= end or (end == self.planar.shape[1] and self.pos < end):
+            chunk = np.ascontiguousarray(self.planar[:, self.pos:self.pos + n])  # a short last frame is fine
+            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self.layout)
+            af.sample_rate = self.sample_rate
+            af.pts = self.pos
+            for packet in self.stream.encode(af):
+                self.container.mux(packet)
+            self.pos += chunk.shape[1]
+
+    def finish(self) -> None:
+        self.write_until(self.planar.shape[1])
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
 
 
 @dataclass
@@ -55,7 +105,7 @@ class VideoEncoder:
         try:
             self._container = av.open(str(self.tmp), mode="w", format="mp4")
         except (OSError, av.FFmpegError) as exc:
-            raise LiveganError(f"{self.path}: cannot write video ({exc})") from None
+            raise write_error(self.path, exc) from None
         v = self._container.add_stream("libx264", rate=self.fps)
         v.width, v.height, v.pix_fmt = self.width, self.height, "yuv420p"
         v.codec_context.time_base = Fraction(1, self.fps)
@@ -64,11 +114,7 @@ class VideoEncoder:
         self._vstream = v
         self._astream = None
         if self.audio is not None and len(self.audio):
-            channels = self.audio.shape[1] if self.audio.ndim == 2 else 1
-            layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
-            a = self._container.add_stream("aac", rate=self.sample_rate, layout=layout)
-            a.bit_rate = 128_000 * max(1, channels // 2 + channels % 2)
-            self._astream = a
+            self._astream = AacWriter.add_stream(self._container, self.audio, self.sample_rate)
         self._thread.start()
         return self
 
@@ -89,6 +135,8 @@ class VideoEncoder:
             err = self._error
             if isinstance(err, LiveganError):
                 raise err
+            if isinstance(err, OSError):
+                raise write_error(self.path, err)
             raise LiveganError(f"{self.path}: encoding failed ({err})")
 
     def finish(self) -> None:
@@ -96,9 +144,12 @@ class VideoEncoder:
         self._q.put(_STOP)
         self._thread.join()
         self._raise_if_failed()
-        if self._astream is not None:
-            self._encode_audio()
-        self._container.close()
+        try:
+            if self._astream is not None:
+                AacWriter(self._container, self._astream, self.audio, self.sample_rate).finish()
+            self._container.close()
+        except (OSError, av.FFmpegError) as exc:
+            raise write_error(self.path, exc) from None
         os.replace(self.tmp, self.path)
         self._finished = True
 
@@ -126,6 +177,9 @@ class VideoEncoder:
                 t0 = time.perf_counter()
                 for frame in item:
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                    # Convert here, not inside encode(): the implicit conversion made the same frames
+                    # encode differently run to run; --resume needs the bits of a whole render.
+                    vf = vf.reformat(format="yuv420p")
                     vf.pts = self.stats.frames
                     for packet in self._vstream.encode(vf):
                         self._container.mux(packet)
@@ -144,17 +198,60 @@ class VideoEncoder:
                 except queue.Empty:
                     break
 
-    def _encode_audio(self) -> None:
-        audio = self.audio if self.audio.ndim == 2 else self.audio[:, None]
-        planar = np.ascontiguousarray(audio.T.astype(np.float32))
-        layout = self._astream.layout.name
-        n = 1024  # AAC frame size
-        for start in range(0, planar.shape[1], n):
-            chunk = np.ascontiguousarray(planar[:, start:start + n])  # FFmpeg's AAC takes a short last frame
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            af.sample_rate = self.sample_rate
-            af.pts = start
-            for packet in self._astream.encode(af):
-                self._container.mux(packet)
-        for packet in self._astream.encode(None):
-            self._container.mux(packet)
+
+def join_chunks(chunks: list[Path], out: str | Path, fps: int, audio: np.ndarray | None = None,
+                sample_rate: int = 0) -> Path:
+    """Remux finished video chunks (each its own MP4) end to end, plus the audio, into ``out``.
+
+    No re-encoding: every chunk's packets are copied with their timestamps moved by the
+    frames before it. Audio is encoded in step, so the file interleaves. Written under a
+    temporary name and renamed, so ``out`` appears only complete; a failure removes the
+    temporary file and leaves the chunks as they were.
+    """
+    out = Path(out)
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix or '.mp4'}")
+    container = None
+    done = False
+    try:
+        container = av.open(str(tmp), mode="w", format="mp4")
+        vstream = None
+        aac = None
+        offset_s = 0.0
+        for path in chunks:
+            with av.open(str(path)) as src:
+                ins = src.streams.video[0]
+                if vstream is None:
+                    vstream = container.add_stream_from_template(ins)
+                    if audio is not None and len(audio):
+                        astream = AacWriter.add_stream(container, audio, sample_rate)
+                        aac = AacWriter(container, astream, audio, sample_rate)
+                frames = 0
+                shift = int(round(offset_s / ins.time_base))
+                for packet in src.demux(ins):
+                    if packet.size == 0:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.pts = None if packet.pts is None else packet.pts + shift
+                    packet.dts = None if packet.dts is None else packet.dts + shift
+                    packet.stream = vstream
+                    container.mux(packet)
+                    frames += 1
+            offset_s += frames / fps
+            if aac is not None:
+                aac.write_until(int(round(offset_s * sample_rate)))
+        if aac is not None:
+            aac.finish()
+        container.close()
+        container = None
+        os.replace(tmp, out)
+        done = True
+    except (OSError, av.FFmpegError) as exc:
+        raise write_error(out, exc) from None
+    finally:
+        if container is not None:
+            try:
+                container.close()
+            except Exception:
+                pass
+        if not done:
+            tmp.unlink(missing_ok=True)
+    return out

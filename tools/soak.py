@@ -1,0 +1,343 @@
+"""Soak test: live mode headless for a long time, with everything a set throws at it.
+
+    .venv/bin/python tools/soak.py --minutes 60 --size 256 --out bench/results/soak-DATE.json
+
+Runs the real live app (EGL surface, file audio on its own clock, looped; analysis,
+conductor, builtin model, effect chain, HUD) with the real OSC server on loopback, and
+drives it the way a VJ would: a stream of parameter changes, some garbage datagrams and
+an occasional flood, a preset change every ``--preset-every`` seconds and a model swap
+every ``--swap-every`` seconds (through OSC ``/livegan/model/load``). It records resident
+memory, every display frame interval and every exception, and writes one JSON file
+(rewritten each minute with ``"complete": false`` so a killed soak still leaves data).
+
+Pass/fail (the issue's bar): RSS growth under 2 % after warm-up, no display frame gap over
+100 ms, zero unhandled exceptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from livegan.live import app as app_module  # noqa: E402
+from livegan.live.audio_input import FileInput  # noqa: E402
+
+
+class LoopingFileInput(FileInput):
+    """The song again and again on the file clock, so an hour needs only a short file."""
+
+    def _feed(self, pos: int, n: int, arrival: float) -> None:
+        idx = (np.arange(pos, pos + n) % len(self.samples))
+        self.ring.write(self.samples[idx], arrival)
+        self.pos = pos + n
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class ErrorCounter(logging.Handler):
+    """Counts log records at ERROR and above (handled faults the program reported)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+        self.samples: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if len(self.samples) < 20:
+            self.samples.append(record.getMessage()[:200])
+
+
+class OscTraffic:
+    """A controller in its own process (as a real one is): parameter changes, garbage, floods.
+
+    Its counts come back on stdout as JSON when it is stopped.
+    """
+
+    PARAMS = [("/livegan/latent/speed", 0.0, 2.0), ("/livegan/truncation/psi", 0.3, 1.0),
+              ("/livegan/noise/strength", 0.0, 1.0), ("/livegan/audio/gain", 0.5, 2.0)]
+
+    def __init__(self, port: int, rate_hz: float, flood_every_s: float, flood_n: int) -> None:
+        self.cmd = [sys.executable, str(Path(__file__).resolve()), "--traffic-child", str(port),
+                    "--osc-rate", str(rate_hz), "--flood-every", str(flood_every_s), "--flood-n", str(flood_n)]
+        self.proc: subprocess.Popen | None = None
+        self.counts = {"sent": 0, "garbage": 0, "flooded": 0}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # actions from the soak itself
+        self.dest = ("127.0.0.1", port)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def send(self, address: str, args: list) -> None:
+        from livegan.control.osc_packet import encode_message
+
+        self.sock.sendto(encode_message(address, args), self.dest)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                out, _ = self.proc.communicate("stop\n", timeout=10)
+                self.counts = json.loads(out.strip().splitlines()[-1])
+            except (subprocess.TimeoutExpired, ValueError, IndexError):
+                self.proc.kill()
+                self.proc.wait()
+        self.sock.close()
+
+    @staticmethod
+    def child(port: int, rate_hz: float, flood_every_s: float, flood_n: int, seed: int = 0) -> int:
+        from livegan.control.osc_packet import encode_message
+
+        rng = random.Random(seed)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        dest = ("127.0.0.1", port)
+        stop = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+        counts = {"sent": 0, "garbage": 0, "flooded": 0}
+        next_flood = time.monotonic() + flood_every_s
+        junk = [encode_message("/livegan/latent/speed", ["fast"]), encode_message("/livegan/no/such/thing", [1.0]),
+                b"/livegan/truncation/psi\x00,f\x00\x00", b"#bundle\x00" + b"\xff" * 12]
+        while not stop.wait(1.0 / rate_hz):
+            addr, lo, hi = rng.choice(OscTraffic.PARAMS)
+            sock.sendto(encode_message(addr, [rng.uniform(lo, hi)]), dest)
+            counts["sent"] += 1
+            if rng.random() < 0.05:  # garbage: random bytes, a bad type, an unknown address, a broken bundle
+                bad = rng.choice(junk + [bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 64)))])
+                sock.sendto(bad, dest)
+                counts["garbage"] += 1
+            if time.monotonic() >= next_flood:
+                msg = encode_message("/livegan/latent/speed", [1.0])
+                for _ in range(flood_n):
+                    sock.sendto(msg, dest)
+                counts["flooded"] += flood_n
+                next_flood = time.monotonic() + flood_every_s
+        print(json.dumps(counts), flush=True)
+        return 0
+
+
+def percentile(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, np.float64), q)) if len(values) else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--fps", type=float, default=30.0, help="display rate of the headless surface")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--warmup-s", type=float, default=None, help="default: 10%% of the run, at most 300 s")
+    ap.add_argument("--preset-every", type=float, default=30.0)
+    ap.add_argument("--swap-every", type=float, default=300.0)
+    ap.add_argument("--osc-rate", type=float, default=40.0, help="controller messages per second")
+    ap.add_argument("--flood-every", type=float, default=120.0)
+    ap.add_argument("--flood-n", type=int, default=2000)
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/soak-DATE.json)")
+    ap.add_argument("--traffic-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.traffic_child is not None:
+        return OscTraffic.child(args.traffic_child, args.osc_rate, args.flood_every, args.flood_n)
+
+    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    os.environ["LIVEGAN_THREADS"] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from livegan.audio.demo import demo_track
+    from livegan.conductor.preset import list_presets
+    from livegan.control.osc_server import OscServer
+    from livegan.control.triggers import ControlActions, declare_actions
+    from livegan.live.hotswap import ModelSwapper, live_builder
+    from livegan.live.stats import write_json
+    from livegan.params.definitions import make_registry
+
+    import soundfile as sf
+
+    duration = args.minutes * 60.0
+    warmup = args.warmup_s if args.warmup_s is not None else min(300.0, 0.1 * duration)
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"soak-{date}.json"
+
+    logging.basicConfig(level=logging.WARNING, format="soak: %(name)s: %(message)s", stream=sys.stderr)
+    errors = ErrorCounter()
+    logging.getLogger().addHandler(errors)
+    unhandled: list[str] = []
+    prev_hook = threading.excepthook
+
+    def thread_hook(a) -> None:
+        unhandled.append("".join(traceback.format_exception(a.exc_type, a.exc_value, a.exc_traceback))[-2000:])
+        prev_hook(a)
+
+    threading.excepthook = thread_hook
+
+    tmp = Path(tempfile.mkdtemp(prefix="livegan-soak-"))
+    song = tmp / "demo.wav"
+    clip = demo_track(30.0)
+    sf.write(str(song), clip.samples, clip.sample_rate)
+
+    app_module.FileInput = LoopingFileInput  # the tool's looping song; nothing else changes
+    registry = make_registry()
+    declare_actions(registry)
+    cfg = app_module.LiveConfig(file=str(song), play=False, size=args.size, headless=True, duration=duration,
+                                threads=args.threads, refresh_hz=args.fps, device="cpu", hud=True)
+    requests: queue.Queue = queue.Queue()  # controller actions, applied on the display thread
+    actions = ControlActions(load_preset=lambda ref: requests.put(("preset", ref)),
+                             load_model=lambda spec, fade: requests.put(("model", spec)))
+    osc = OscServer(registry, port=0, actions=actions, isolate=True).start()
+    traffic = OscTraffic(osc.port, args.osc_rate, args.flood_every, args.flood_n)
+    app = app_module.LiveApp(cfg, registry=registry, osc_activity=osc.stats)
+
+    rec: dict = {"rss": [], "events": [], "inference_errors": []}
+    state = {"swapper": None, "next_preset": args.preset_every, "next_swap": min(60.0, args.swap_every),
+             "next_sample": 0.0, "next_dump": 60.0, "seed": 0, "t0": None, "last_inf_error": None}
+    presets = list_presets()
+
+    def summary(complete: bool) -> dict:
+        frame_ms = app.stats.frame_ms
+        t0 = state["t0"] or time.perf_counter()
+        n_warm = sum(1 for t, _ in rec["rss"] if t < warmup)
+        post = [m for t, m in rec["rss"] if t >= warmup]
+        base = float(np.median(post[:6])) if post else 0.0  # the first minute after warm-up
+        last = float(np.median(post[-6:])) if post else 0.0  # the last minute
+        # Frame gaps after the first second (start-up: shader compile, first model frame).
+        skip = int(args.fps)
+        gaps = frame_ms[skip:]
+        osc_stats = osc.stats()
+        times = np.cumsum(np.asarray(frame_ms, np.float64)) / 1000.0
+        slow = [[round(float(times[skip + i]), 2), round(g, 1)] for i, g in enumerate(gaps) if g > 50.0]
+        res = {
+            "complete": complete,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "settings": {"minutes": args.minutes, "size": args.size, "display_fps": args.fps,
+                         "torch_threads": args.threads, "device": "cpu", "model": "builtin (swapped builtin:N)",
+                         "audio": "demo track (30 s, looped) on the file clock", "warmup_s": warmup,
+                         "preset_every_s": args.preset_every, "swap_every_s": args.swap_every,
+                         "osc_rate_hz": args.osc_rate, "flood_every_s": args.flood_every, "flood_n": args.flood_n,
+                         "cpu_count": os.cpu_count(), "torch": torch.__version__},
+            "elapsed_s": round(time.perf_counter() - t0, 1),
+            "frames": len(frame_ms) + 1,
+            "model_frames": app.stats.model_frames,
+            "frame_ms_p50": round(percentile(gaps, 50), 2),
+            "frame_ms_p99": round(percentile(gaps, 99), 2),
+            "frame_ms_p999": round(percentile(gaps, 99.9), 2),
+            "max_frame_gap_ms": round(max(gaps), 2) if gaps else 0.0,
+            "frame_gaps_over_100ms": int(sum(1 for g in gaps if g > 100.0)),
+            "frame_gaps_over_50ms": len(slow),
+            "slow_frames_t_s_ms": slow[:100],  # when (s after the first frame) and how long
+            "inference_ms_p50": round(percentile(app.stats.inference_ms, 50), 1),
+            "rss_mb_start": round(rec["rss"][0][1], 1) if rec["rss"] else 0.0,
+            "rss_mb_after_warmup": round(base, 1),
+            "rss_mb_end": round(last, 1),
+            "rss_mb_max": round(max((m for _, m in rec["rss"]), default=0.0), 1),
+            "rss_growth_pct_after_warmup": round(100.0 * (last - base) / base, 3) if base else None,
+            "rss_samples_in_warmup": n_warm,
+            "rss_timeline": [[round(t, 1), round(m, 1)] for t, m in rec["rss"]],
+            "unhandled_exceptions": len(unhandled),
+            "unhandled_samples": unhandled[:5],
+            "logged_errors": errors.count,
+            "logged_error_samples": errors.samples,
+            "inference_errors": rec["inference_errors"][:20],
+            "osc": {"sent": traffic.counts["sent"], "garbage_sent": traffic.counts["garbage"],
+                    "flood_sent": traffic.counts["flooded"],
+                    "received": osc_stats.received, "applied": osc_stats.applied,
+                    "refused": dict(osc_stats.errors), "coalesced": osc_stats.coalesced},
+            "preset_changes": sum(1 for e in rec["events"] if e[1] == "preset"),
+            "model_swaps": [{"spec": r.spec, "ok": r.ok, "seconds": round(r.seconds, 2), "message": r.message}
+                            for r in (state["swapper"].results if state["swapper"] else [])],
+            "events": rec["events"][-200:],
+        }
+        res["pass"] = {
+            "rss_growth_under_2pct": res["rss_growth_pct_after_warmup"] is not None
+            and res["rss_growth_pct_after_warmup"] < 2.0,
+            "no_gap_over_100ms": res["frame_gaps_over_100ms"] == 0,
+            "zero_unhandled_exceptions": res["unhandled_exceptions"] == 0,
+        }
+        return res
+
+    def on_frame(live, n: int) -> None:
+        now = time.perf_counter()
+        if state["t0"] is None:
+            state["t0"] = now
+            target = getattr(live, "watchdog", None)
+            target = target.guard if target is not None else live.inference
+            build = live_builder(cfg, live.ring.sample_rate)
+
+            state["swapper"] = getattr(live, "swapper", None) or ModelSwapper(target, registry, build)
+            traffic.start()
+        t = now - state["t0"]
+        err = live.inference.error
+        if err and err != state["last_inf_error"]:
+            rec["inference_errors"].append([round(t, 1), err[:200]])
+            state["last_inf_error"] = err
+        if t >= state["next_sample"]:
+            rec["rss"].append((t, rss_mb()))
+            state["next_sample"] += 10.0
+        if t >= state["next_preset"] and presets:
+            name = presets[int(t // args.preset_every) % len(presets)]
+            traffic.send("/livegan/preset/load", [name])
+            state["next_preset"] += args.preset_every
+        if t >= state["next_swap"]:
+            state["seed"] += 1
+            traffic.send("/livegan/model/load", [f"builtin:{state['seed'] % 3}", 1.0])
+            state["next_swap"] += args.swap_every
+        while not requests.empty():  # controller actions, on the display thread like the keyboard
+            kind, ref = requests.get_nowait()
+            try:
+                if kind == "preset":
+                    live._load_preset(ref if isinstance(ref, str) else presets[ref % len(presets)])
+                else:
+                    state["swapper"].request(ref)
+                rec["events"].append([round(t, 1), kind, str(ref)])
+            except Exception as exc:  # a refused action is reported, never fatal
+                rec["events"].append([round(t, 1), kind + "-refused", f"{ref}: {exc}"[:200]])
+        if t >= state["next_dump"]:
+            write_json(out, summary(False))
+            state["next_dump"] += 60.0
+
+    app.on_frame = on_frame
+    # SIGTERM ends the run early but cleanly: the loop stops and the JSON is still written.
+    signal.signal(signal.SIGTERM, lambda *_: setattr(app, "_quit", True))
+    crashed = None
+    try:
+        app.run()
+    except BaseException as exc:  # recorded, then the JSON is still written
+        crashed = "".join(traceback.format_exception(exc))[-2000:]
+        unhandled.append(crashed)
+    finally:
+        traffic.stop()
+        if state["swapper"] is not None:
+            state["swapper"].wait(30.0)
+        osc.stop()
+    res = summary(True)
+    write_json(out, res)
+    print(json.dumps({k: res[k] for k in ("elapsed_s", "frames", "max_frame_gap_ms", "frame_gaps_over_100ms",
+                                          "rss_growth_pct_after_warmup", "unhandled_exceptions", "pass")}))
+    print(f"wrote {out}")
+    return 0 if all(res["pass"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
