@@ -90,3 +90,14 @@ def test_truncation_pulls_toward_average(gen):
     reg.set("truncation/psi", 0.0)
     out = Conductor(gen, seed=0).step(loud(0.0), reg.snapshot(), 0.0)
     assert torch.allclose(out.ws, gen.w_avg.expand_as(out.ws), atol=1e-5)
+
+
+def test_random_noise_frames_do_not_depend_on_batch_size(gen):
+    reg = make_registry()
+    reg.set("noise/mode", "random")
+    cond = Conductor(gen, seed=5)
+    seq = [cond.step(loud(i / 10), reg.snapshot(), i / 10) for i in range(4)]
+    eng = Engine(gen, device="cpu")
+    together = eng.generate(seq)
+    alone = torch.cat([eng.generate([s]) for s in seq])
+    assert torch.equal(together, alone)

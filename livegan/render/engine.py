@@ -25,7 +25,10 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def _batch_key(inp: GeneratorInputs) -> tuple:
-    return (inp.bends, inp.noise.mode, inp.transform is None)
+    # Seeded random noise is drawn per call: frames with their own seeds run alone, so a
+    # frame's picture never depends on which batch it landed in.
+    seed = inp.noise.seed if inp.noise.mode == "random" else None
+    return (inp.bends, inp.noise.mode, inp.transform is None, seed)
 
 
 class Engine:
