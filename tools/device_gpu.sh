@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Run on a lent GPU machine (device tool), from the repo root, with .gl .whl .nvref .fixtures carried:
 #   bash tools/device_gpu.sh [budget_s] [sections]
+# Prepare once here (all four folders are ignored through .git/info/exclude, never committed):
+#   .gl        EGL/GL loader debs (see the device tool's README)
+#   .whl       cp312 wheels of moderngl glcontext av soundfile cffi pycparser python-osc tomli-w
+#   .fixtures  a copy of ../shared/fixtures/stylegan
+#   .nvref     optional: a checkout of NVlabs/stylegan3 for the ratio against NVIDIA's code
 set -u
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
