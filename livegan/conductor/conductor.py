@@ -23,7 +23,7 @@ between hits instead of flickering with every hat.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -225,7 +225,7 @@ class Conductor:
 
         if snap.get("show/freeze", False) and st.last is not None:
             st.frame_index += 1
-            return _replace(st.last, time=t, sample_pos=features.sample_pos, frame_index=st.frame_index,
+            return replace(st.last, time=t, sample_pos=features.sample_pos, frame_index=st.frame_index,
                             blackout=bool(snap.get("show/blackout", False)))
 
         attack = float(snap.get("envelope/attack", 0.01))
@@ -365,8 +365,3 @@ class Conductor:
             if abs(a) > 1e-6 and k < len(dirs.stds):
                 ws += a * float(dirs.stds[k]) * dirs.components[k]
 
-
-def _replace(inputs: GeneratorInputs, **kw) -> GeneratorInputs:
-    from dataclasses import replace
-
-    return replace(inputs, **kw)

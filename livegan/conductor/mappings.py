@@ -30,7 +30,7 @@ works with the embedded model and with every StyleGAN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -39,6 +39,7 @@ import torch
 from ..audio.features import FeatureFrame
 from ..errors import LiveganError
 from ..models.base import BEND_OPS, Bend, LayerInfo
+from ..models.bends import is_neutral as bend_is_neutral
 
 KINDS = ("push", "snap", "direction", "mix", "truncation", "noise", "bend", "transform", "flash", "jump")
 LEVELS = ("rms", "sub", "low", "mid", "high", "bass", "flux", "centroid", "build", "level",
@@ -182,8 +183,6 @@ def merge_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame:
     last = frames[-1]
     if len(frames) == 1:
         return last
-    from dataclasses import replace
-
     return replace(
         last,
         onset=any(f.onset for f in frames),
@@ -198,8 +197,6 @@ def merge_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame:
 
 def without_events(f: FeatureFrame) -> FeatureFrame:
     """The same levels with no events: for a frame seen before (live, latest wins)."""
-    from dataclasses import replace
-
     return replace(f, onset=False, onset_strength=0.0, beat=False, drop=False, section=False)
 
 
@@ -343,11 +340,6 @@ def bend_amount(op: str, value: float, base: float, axis: str) -> float | tuple[
     return v  # rotate (degrees)
 
 
-def is_neutral(op: str, amount: float | tuple[float, float] | str) -> bool:
-    return {"translate": amount == (0.0, 0.0), "scale": amount == 1.0, "multiply": amount == 1.0,
-            "flip": amount == "", "threshold": amount == -math.inf}.get(op, amount == 0.0)
-
-
 class MappingRunner:
     """Runs a preset's mappings for one generator, frame after frame.
 
@@ -421,8 +413,9 @@ class MappingRunner:
                 self._noise_phase += dt * float(s.options["motion"]) * v * scale
             elif s.kind == "bend":
                 amount = bend_amount(s.options["op"], a, s.options["base"], s.options["axis"])
-                if not is_neutral(s.options["op"], amount):
-                    out.bends.append(Bend(self.bend_layers[i], s.options["op"], amount, s.options["channels"]))
+                bend = Bend(self.bend_layers[i], s.options["op"], amount, s.options["channels"])
+                if not bend_is_neutral(bend):  # neutral bends would only split batches
+                    out.bends.append(bend)
             elif s.kind == "transform":
                 axis = s.options["axis"]
                 rot += a if axis == "rotate" else 0.0
