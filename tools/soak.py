@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from livegan.conductor.preset import list_presets
     from livegan.control.osc_server import OscServer
     from livegan.control.triggers import ControlActions, declare_actions
+    from livegan.live.gc_pause import GcPauses
     from livegan.live.hotswap import ModelSwapper, live_builder
     from livegan.live.stats import write_json
     from livegan.params.definitions import make_registry
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     traffic = OscTraffic(osc.port, args.osc_rate, args.flood_every, args.flood_n)
     app = app_module.LiveApp(cfg, registry=registry, osc_activity=osc.stats)
 
+    gc_pauses = GcPauses()  # every collection in the show timed: a long one is a frame gap
     rec: dict = {"rss": [], "events": [], "inference_errors": []}
     state = {"swapper": None, "next_preset": args.preset_every, "next_swap": min(60.0, args.swap_every),
              "next_sample": 0.0, "next_dump": 60.0, "seed": 0, "t0": None, "last_inf_error": None}
@@ -255,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_pct_after_warmup": round(100.0 * (last - base) / base, 3) if base else None,
             "rss_samples_in_warmup": n_warm,
             "rss_timeline": [[round(t, 1), round(m, 1)] for t, m in rec["rss"]],
+            "gc": gc_pauses.to_dict(),  # collections per generation, longest pause
             "unhandled_exceptions": len(unhandled),
             "unhandled_samples": unhandled[:5],
             "logged_errors": errors.count,
@@ -286,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             build = live_builder(cfg, live.ring.sample_rate)
 
             state["swapper"] = getattr(live, "swapper", None) or ModelSwapper(target, registry, build)
+            gc_pauses.install()  # after the app's start-up collection, which is not a frame gap
             traffic.start()
         t = now - state["t0"]
         err = live.inference.error
@@ -314,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a refused action is reported, never fatal
                 rec["events"].append([round(t, 1), kind + "-refused", f"{ref}: {exc}"[:200]])
         if t >= state["next_dump"]:
-            write_json(out, summary(False))
+            # Written off the display thread: summarising an hour of frame times takes tens of ms.
+            dump = threading.Thread(target=lambda: write_json(out, summary(False)), name="soak-dump", daemon=True)
+            dump.start()
+            state["dump"] = dump
             state["next_dump"] += 60.0
 
     app.on_frame = on_frame
@@ -331,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         if state["swapper"] is not None:
             state["swapper"].wait(30.0)
         osc.stop()
+    if state.get("dump") is not None:
+        state["dump"].join(30.0)  # a late minute's dump must not overwrite the final result
+    gc_pauses.remove()
     res = summary(True)
     write_json(out, res)
     print(json.dumps({k: res[k] for k in ("elapsed_s", "frames", "max_frame_gap_ms", "frame_gaps_over_100ms",

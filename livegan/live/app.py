@@ -8,6 +8,7 @@ the (older) features of the model frame, so effects stay tight to the music.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ from ..params.registry import ParamRegistry
 from .analysis_thread import AnalysisThread
 from .audio_input import DeviceInput, FileInput, load_mono
 from .effects import EffectChain, FrameUniforms
+from .gc_pause import freeze_startup_objects
 from .gl_context import Surface, open_surface
 from .hud import AMBER, RED, WHITE, Hud, HudState
 from .inference_thread import InferenceThread, ModelRenderer, RenderedFrame, Renderer
@@ -289,9 +291,11 @@ class LiveApp:
                                         on_result=self._model_swapped)
             self.swapper.model_name = self.model_name  # "keeping <this>" when a load fails
             threads = [self.watchdog, self.analysis.start(), self.source.start()]
+            freeze_startup_objects()  # no 50 ms full collections mid-set (gc_pause.py)
             self._loop()
             completed = True
         finally:
+            gc.unfreeze()  # the freeze is for the show only, not for whoever embeds the app
             result = self._summary()  # before stopping: the audio state as it was while running
             for th in threads:
                 th.stop()
