@@ -105,6 +105,7 @@ class Conductor:
         self.state = _State()
         self.taus: dict[str, float] = {}  # smoothing time constants (ParamSpec.smoothing) by name
         self.clock = BeatClock()
+        self.last_clock = Clock()  # published each step (one reference swap) for the display thread
         self.mapping_specs: tuple[MappingSpec, ...] = ()
         self.mappings: MappingRunner | None = None
         self._seed: int | None = None
@@ -122,10 +123,6 @@ class Conductor:
             specs = parse_mappings(tables, where)  # type: ignore[arg-type]
         self.mapping_specs = specs  # type: ignore[assignment]
         self.mappings = None  # built lazily for the current seed
-
-    def next_bar_time(self, t: float) -> float:
-        """When the next bar starts on the beat clock (for bar-quantised preset changes)."""
-        return self.clock.next_bar_time(t)
 
     def _runner(self) -> MappingRunner | None:
         specs = self.mapping_specs  # one read: set_mappings may swap it from another thread
@@ -221,7 +218,8 @@ class Conductor:
 
         beat, bar = self.clock.update(t, features.tempo_bpm, features.beat_phase,
                                       str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)))
-        clock = Clock(self.clock.bpm, self.clock.beats, beat, bar)
+        clock = Clock(self.clock.bpm, self.clock.beats, beat, bar, time=t)
+        self.last_clock = clock  # one reference swap: other threads read a consistent clock
 
         if snap.get("show/freeze", False) and st.last is not None:
             st.frame_index += 1

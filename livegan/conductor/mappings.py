@@ -208,6 +208,12 @@ class Clock:
     beats: float = 0.0  # beats elapsed (continuous); the phase is its fractional part
     beat: bool = False
     bar: bool = False
+    time: float = 0.0  # audio time of this reading
+
+    def at(self, t: float) -> "Clock":
+        """The reading carried forward to audio time ``t`` at its tempo (no events)."""
+        return replace(self, beats=self.beats + max(0.0, t - self.time) * self.bpm / 60.0, beat=False, bar=False,
+                       time=max(t, self.time))
 
 
 def level_value(src: str, f: FeatureFrame, level: float) -> float:

@@ -183,12 +183,17 @@ def effect_params(preset: Preset) -> dict[str, Any]:
     return out
 
 
+# Kept across preset changes unless the preset sets them: the show's state and the music's tempo.
+SHOW_CONTROLS = ("show/freeze", "show/blackout", "show/master", "show/quantize", "audio/gain",
+                 "tempo/source", "tempo/bpm")
+
+
 def apply_preset(registry: ParamRegistry, preset: Preset, source: str = "preset",
-                 keep: Iterable[str] = ("show/freeze", "show/blackout", "show/master", "audio/gain")) -> None:
+                 keep: Iterable[str] = SHOW_CONTROLS) -> None:
     """Reset to defaults, then set the preset's values: all or nothing.
 
-    Show-control values (``keep``) survive a preset change: a VJ's blackout must not
-    lift because a preset loaded.
+    Show-control values (``keep``) survive a preset change unless the preset sets them: a
+    VJ's blackout must not lift, nor a tempo typed in be lost, because a preset loaded.
     """
     values = {k: v for k, v in {**preset.params, **effect_params(preset)}.items() if k in registry}
     checked = {k: registry.spec(k).coerce(v) for k, v in values.items()}  # raises before anything changes

@@ -8,17 +8,20 @@ the (older) features of the model frame, so effects stay tight to the music.
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..audio.features import FeatureFrame
+from ..conductor.mappings import Clock
 from ..errors import LiveganError
 from ..params.registry import ParamRegistry
 from .analysis_thread import AnalysisThread
@@ -29,6 +32,7 @@ from .gl_context import Surface, open_surface
 from .hud import AMBER, RED, WHITE, Hud, HudState
 from .inference_thread import InferenceThread, ModelRenderer, RenderedFrame, Renderer
 from .latest import Latest
+from .quantize import Quantizer
 from .ringbuffer import AudioRing
 from .stats import LiveStats, write_json
 from ..oom import limit_malloc_arenas
@@ -147,6 +151,8 @@ class LiveApp:
         self.watchdog: InferenceWatchdog | None = None
         self.swapper: ModelSwapper | None = None
         self._preset_request: str | int | None = None  # set from control threads, served on the GL thread
+        self.preset_quantizer: Quantizer = Quantizer()  # holds a preset until its beat or bar
+        self._renderer_lock = threading.Lock()  # the live renderer slot: display vs model loader
         self._quit = False
 
     # ---- set-up ---------------------------------------------------------------------
@@ -155,16 +161,30 @@ class LiveApp:
             return self.cfg.window
         return (self.cfg.size, self.cfg.size) if self.cfg.headless else (1280, 720)
 
-    def _load_preset(self, name: str) -> None:
-        from ..conductor.preset import apply_preset, load_preset  # noqa: PLC0415
+    def _read_preset(self, ref: str | int):
+        """A preset by name or index, parsed and checked (LiveganError names the file and line)."""
+        from ..conductor.preset import list_presets, load_preset  # noqa: PLC0415
 
-        preset = load_preset(name, self.registry)
+        if isinstance(ref, int):
+            names = list_presets()
+            if not 0 <= ref < len(names):
+                raise LiveganError(f"preset index {ref}: there are {len(names)} presets")
+            ref = names[ref]
+        return load_preset(ref, self.registry)
+
+    def _apply_preset(self, preset) -> None:
+        from ..conductor.preset import apply_preset  # noqa: PLC0415
+
         apply_preset(self.registry, preset)
-        conductor = getattr(self.renderer, "conductor", None)
-        if conductor is not None:  # the preset's audio mappings, as `render` uses them
-            conductor.set_mappings(preset.mappings, where=str(preset.path or preset.name))
+        with self._renderer_lock:  # not while a swapped-in model takes the mappings over
+            conductor = getattr(self.renderer, "conductor", None)
+            if conductor is not None:  # the preset's audio mappings, as `render` uses them
+                conductor.set_mappings(preset.mappings, where=str(preset.path or preset.name))
         self.effects.configure(preset.effects)
         self.preset_name = preset.name
+
+    def _load_preset(self, name: str) -> None:
+        self._apply_preset(self._read_preset(name))
 
     def _step_preset(self, delta: int) -> None:
         from ..conductor.preset import list_presets  # noqa: PLC0415
@@ -172,17 +192,18 @@ class LiveApp:
         self.presets = list_presets()
         if not self.presets:
             return
-        i = self.presets.index(self.preset_name) if self.preset_name in self.presets else -1
-        name = self.presets[(i + delta) % len(self.presets)]
-        try:
-            self._load_preset(name)
-            self.message = f"preset {name}"
-        except LiveganError as exc:  # a broken preset file must not stop the show
-            self.message = str(exc)
-            log.error("%s", exc)
+        waiting = self.preset_quantizer.waiting
+        current = waiting.name if waiting is not None else self.preset_name  # step on from a queued one
+        i = self.presets.index(current) if current in self.presets else -1
+        self.request_preset(self.presets[(i + delta) % len(self.presets)])
+        self._serve_preset_request(time.perf_counter())
 
     def request_preset(self, ref: str | int) -> None:
-        """Load a preset (name or index) on the display thread at its next tick (OSC, MIDI)."""
+        """Load a preset (name or index) on the display thread (OSC, MIDI, keys).
+
+        It is read at once (a broken file is reported at once) and applied at once, or on the
+        next beat or bar when ``show/quantize`` says so and the beat clock runs (quantize.py).
+        """
         self._preset_request = ref
 
     def request_model(self, spec: str, crossfade_s: float = 2.0) -> None:
@@ -190,23 +211,55 @@ class LiveApp:
         if self.swapper is not None:
             self.swapper.request(spec, crossfade_s)
 
-    def _serve_preset_request(self) -> None:
+    def _serve_preset_request(self, now: float) -> None:
         ref, self._preset_request = self._preset_request, None
-        if ref is None:
-            return
-        from ..conductor.preset import list_presets  # noqa: PLC0415
+        clock = self._beat_clock()
+        preset = None
+        if ref is not None:
+            try:
+                preset = self._read_preset(ref)
+            except LiveganError as exc:  # a broken preset file must not stop the show
+                self.message = str(exc)
+                log.error("%s", exc)
+                return
+            mode = str(self.registry.get("show/quantize"))
+            preset = self.preset_quantizer.request(preset, mode, clock, now)
+            if preset is None:
+                self.message = f"preset {self.preset_quantizer.waiting.name} on the next {mode}"
+        else:
+            preset = self.preset_quantizer.due(clock, now)
+        if preset is not None:
+            try:
+                self._apply_preset(preset)
+                self.message = f"preset {preset.name}"
+            except LiveganError as exc:  # e.g. it lists a shader that is not there
+                self.message = str(exc)
+                log.error("%s", exc)
 
-        try:
-            if isinstance(ref, int):
-                names = list_presets()
-                if not 0 <= ref < len(names):
-                    raise LiveganError(f"preset index {ref}: there are {len(names)} presets")
-                ref = names[ref]
-            self._load_preset(ref)
-            self.message = f"preset {ref}"
-        except LiveganError as exc:  # a broken preset file must not stop the show
-            self.message = str(exc)
-            log.error("%s", exc)
+    def _beat_clock(self) -> Clock | None:
+        """The conductor's beat clock carried forward to the newest audio (else the analyzer's)."""
+        ring = getattr(self, "ring", None)
+        if ring is None:
+            return None
+        t = ring.write_pos / ring.sample_rate
+        clock = getattr(getattr(self.renderer, "conductor", None), "last_clock", None)
+        if clock is not None and clock.bpm > 0:
+            return clock.at(t)
+        feat = self.features.get()[0]
+        if feat is None or feat.tempo_bpm <= 0:
+            return None
+        return Clock(feat.tempo_bpm, feat.beat_count + feat.beat_phase, time=feat.time).at(t)
+
+    def _install_renderer(self, new: Renderer) -> None:
+        """A hot-swapped model goes live with the show's audio mappings and beat clock (loader thread)."""
+        with self._renderer_lock:
+            old_c, new_c = getattr(self.renderer, "conductor", None), getattr(new, "conductor", None)
+            if old_c is not None and new_c is not None:
+                new_c.set_mappings(old_c.mapping_specs)
+                new_c.clock = copy.deepcopy(old_c.clock)  # the beat (taps, phase) carries on
+                new_c.last_clock = old_c.last_clock
+            self.watchdog.guard.renderer = new
+            self.renderer = new
 
     def _model_swapped(self, result: SwapResult) -> None:
         self.message = result.message  # the HUD's notice line: loaded, or why the old model stays
@@ -249,7 +302,7 @@ class LiveApp:
         try:
             ctx = self.surface.ctx
             self.effects = EffectChain(ctx, self.registry, cfg.shader_dir)
-            self._load_preset(cfg.preset or DEFAULT_PRESET)
+            first_preset = self._read_preset(cfg.preset or DEFAULT_PRESET)  # a typo fails before a slow model load
             self.hud = Hud(ctx)
             self.hud.visible = cfg.hud
             from .upload import FrameUploader  # noqa: PLC0415
@@ -257,6 +310,7 @@ class LiveApp:
             self.uploader = FrameUploader(ctx)
             if self.renderer is None:
                 self.renderer, self.model_name, self.torch_device = build_renderer(cfg, rate)
+            self._apply_preset(first_preset)  # after the model: its conductor takes the preset's mappings
             from ..audio.analyzer import Analyzer  # noqa: PLC0415
 
             self.ring = ring = AudioRing(rate * 4, rate)
@@ -288,7 +342,7 @@ class LiveApp:
             self.inference = self.watchdog.thread
             # Model loads (OSC /livegan/model/load -> ControlActions.load_model = app.swapper.request).
             self.swapper = ModelSwapper(self.watchdog.guard, self.registry, live_builder(cfg, rate),
-                                        on_result=self._model_swapped)
+                                        on_result=self._model_swapped, install=self._install_renderer)
             self.swapper.model_name = self.model_name  # "keeping <this>" when a load fails
             threads = [self.watchdog, self.analysis.start(), self.source.start()]
             freeze_startup_objects()  # no 50 ms full collections mid-set (gc_pause.py)
@@ -344,7 +398,7 @@ class LiveApp:
             if cfg.duration is not None and now - start >= cfg.duration:
                 break
             self.surface.poll()
-            self._serve_preset_request()
+            self._serve_preset_request(now)
             self.effects.poll_reload()
             if self.watchdog is not None and self.watchdog.check(now):
                 self.inference = self.watchdog.thread

@@ -67,11 +67,14 @@ class ModelSwapper:
     """Owns model loads for one inference thread. ``request`` matches ``ControlActions.load_model``."""
 
     def __init__(self, inference, registry: ParamRegistry, build: Builder,
-                 on_result: Callable[[SwapResult], None] | None = None) -> None:
+                 on_result: Callable[[SwapResult], None] | None = None,
+                 install: Callable[[Renderer], None] | None = None) -> None:
         self.inference = inference  # anything with a ``renderer`` attribute (InferenceThread)
         self.registry = registry
         self.build = build
         self.on_result = on_result
+        # Puts a working renderer live; the app's also hands the show's mappings and beat clock over.
+        self.install = install or (lambda renderer: setattr(self.inference, "renderer", renderer))
         self.model_name = ""
         self.message = ""  # the last outcome, one line
         self.results: list[SwapResult] = []
@@ -134,7 +137,7 @@ class ModelSwapper:
             keep = self.model_name or "the current model"
             self._finish(SwapResult(spec, False, f"{what} (keeping {keep})", time.perf_counter() - t0, precision))
             return
-        self.inference.renderer = renderer  # picked up by the inference thread's next frame
+        self.install(renderer)  # picked up by the inference thread's next frame
         self.model_name = name
         self._finish(SwapResult(spec, True, f"model {name} loaded", time.perf_counter() - t0, precision))
 

@@ -54,6 +54,8 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
     # Show control.
     ParamSpec("show/freeze", "bool", False, description="hold the current picture"),
     ParamSpec("show/blackout", "bool", False, description="black output"),
+    ParamSpec("show/quantize", "enum", "off", choices=("off", "beat", "bar"),
+              description="preset changes land: off (at once), beat, bar (on the beat clock)"),
     _f("show/master", 1.0, 0.0, 1.0, "output brightness", "", 0.1),
     _f("audio/gain", 1.0, 0.0, 8.0, "input gain before analysis", ""),
     _t("fx/flash", "one white flash"),
