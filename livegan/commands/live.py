@@ -76,10 +76,8 @@ def run(args: argparse.Namespace) -> int:
     app = LiveApp(cfg, registry=registry)
     if args.osc_port is not None:
         from ..control.osc_server import OscServer  # noqa: PLC0415
-        from ..control.triggers import ControlActions  # noqa: PLC0415
 
-        actions = ControlActions(load_preset=app.request_preset, load_model=app.request_model)
-        osc = OscServer(registry, host=args.osc_host, port=args.osc_port, actions=actions,
+        osc = OscServer(registry, host=args.osc_host, port=args.osc_port, actions=app.control_actions(),
                         isolate=True).start()  # parsing off the show's GIL
         app.osc_activity = osc.stats
     try:

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..conductor.preset import Preset, effect_params
+from ..conductor.preset import SHOW_CONTROLS, Preset, effect_params
 from ..params.registry import ParamRegistry
 
-SHOW_KEEP = ("show/freeze", "show/blackout", "show/master", "audio/gain")  # as apply_preset keeps them
+SHOW_KEEP = SHOW_CONTROLS  # a morph leaves alone what a preset load leaves alone
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,11 @@ class MorphRunner:
     @property
     def active(self) -> bool:
         return self._morph is not None
+
+    @property
+    def generation(self) -> int:
+        """Counts started morphs: tells whether the one a caller started is still the latest."""
+        return self._generation
 
     def step(self, now: float | None = None) -> bool:
         """Apply the values for ``now``; returns whether the morph is still running."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import tomli_w
 
@@ -40,13 +40,22 @@ def preset_values(registry: ParamRegistry, keep: Iterable[str] = SHOW_KEEP) -> d
     return {s.name: snap[s.name] for s in registry.specs() if s.type != "trigger" and s.name not in skip}
 
 
-def save_preset(registry: ParamRegistry, name: str, directory: Path | None = None, description: str = "") -> Path:
-    """Write the current values as ``<directory>/<name>.toml`` (atomically: readers never see half a file)."""
+def save_preset(registry: ParamRegistry, name: str, directory: Path | None = None, description: str = "",
+                effects: Sequence[Mapping[str, Any]] = (), mappings: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """Write the current values as ``<directory>/<name>.toml`` (atomically: readers never see half a file).
+
+    ``effects`` (the effect order) and ``mappings`` (the audio mappings) complete the look; the
+    live app passes its own, so a saved preset loads back as it was on screen.
+    """
     if not _NAME_RE.match(name):
         raise LiveganError(f"preset name {name!r} must be 1-64 letters, digits, '_', '-' or '.'")
     directory = Path(directory) if directory is not None else presets.PRESET_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    doc = {"name": name, "description": description, "params": preset_values(registry)}
+    doc: dict[str, Any] = {"name": name, "description": description, "params": preset_values(registry)}
+    if effects:
+        doc["effects"] = [dict(e) for e in effects]
+    if mappings:
+        doc["mappings"] = [dict(m) for m in mappings]
     path = directory / f"{name}.toml"
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(doc), encoding="utf-8")

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 from ..audio.features import FeatureFrame
 from ..conductor.mappings import Clock
+from ..control.morph import MorphRunner
+from ..control.triggers import ControlActions
 from ..errors import LiveganError
 from ..params.registry import ParamRegistry
 from .analysis_thread import AnalysisThread
@@ -153,6 +155,9 @@ class LiveApp:
         self._preset_request: str | int | None = None  # set from control threads, served on the GL thread
         self.preset_quantizer: Quantizer = Quantizer()  # holds a preset until its beat or bar
         self._renderer_lock = threading.Lock()  # the live renderer slot: display vs model loader
+        self.preset = None  # the Preset applied last (its mappings are saved with the look)
+        self.morph = MorphRunner(self.registry, bpm=self._bpm)
+        self._morph_landing: tuple[int, str] | None = None  # (morph generation, preset to load at its end)
         self._quit = False
 
     # ---- set-up ---------------------------------------------------------------------
@@ -182,6 +187,7 @@ class LiveApp:
                 conductor.set_mappings(preset.mappings, where=str(preset.path or preset.name))
         self.effects.configure(preset.effects)
         self.preset_name = preset.name
+        self.preset = preset
 
     def _load_preset(self, name: str) -> None:
         self._apply_preset(self._read_preset(name))
@@ -206,6 +212,48 @@ class LiveApp:
         """
         self._preset_request = ref
 
+    def control_actions(self) -> ControlActions:
+        """The OSC/MIDI actions (``/livegan/preset/load`` ...) as this app performs them."""
+        return ControlActions(load_preset=self.request_preset, save_preset=self.save_preset,
+                              morph_preset=self.morph_preset, load_model=self.request_model)
+
+    def save_preset(self, name: str) -> Path:
+        """Save the look on screen (values, effect order, the preset's mappings) as a preset file.
+
+        Called from a control thread (OSC ``/livegan/preset/save``); it goes to the first preset
+        folder (``$LIVEGAN_PRESETS``, else ``./presets``) and is loadable at once.
+        """
+        from ..conductor.preset import preset_dirs  # noqa: PLC0415
+        from ..control.presets import save_preset  # noqa: PLC0415
+
+        values = self.registry.peek().values
+        effects = [{"name": n, "enabled": bool(values.get(f"fx/{n}/enabled", False))} for n in self.effects.order]
+        current = self.preset
+        path = save_preset(self.registry, name, preset_dirs()[0], effects=effects,
+                           description=f"saved live from {current.name}" if current else "saved live",
+                           mappings=current.mappings if current else ())
+        self.message = f"preset saved as {path}"
+        return path
+
+    def morph_preset(self, ref: str | int, amount: float, unit: str = "s") -> None:
+        """Glide the values to a preset's over seconds or beats (control thread, OSC ``preset/morph``).
+
+        Numbers glide, switches flip half way (morph.py); the preset's mappings and effect order
+        arrive with the last step, when it is loaded (values already there: nothing jumps).
+        """
+        from ..control.morph import preset_targets  # noqa: PLC0415
+
+        preset = self._read_preset(ref)  # a bad name is refused now, to the controller
+        self.morph.start_thread(preset_targets(self.registry, preset), self.morph.seconds(amount, unit))
+        self._morph_landing = (self.morph.generation, preset.name)
+
+    def _bpm(self) -> float:
+        clock = getattr(getattr(self.renderer, "conductor", None), "last_clock", None)
+        if clock is not None and clock.bpm > 0:
+            return clock.bpm
+        manual = float(self.registry.get("tempo/bpm"))
+        return manual if manual > 0 else 120.0
+
     def request_model(self, spec: str, crossfade_s: float = 2.0) -> None:
         """Swap the model in the background; the old one keeps playing until the new one works."""
         if self.swapper is not None:
@@ -213,6 +261,11 @@ class LiveApp:
 
     def _serve_preset_request(self, now: float) -> None:
         ref, self._preset_request = self._preset_request, None
+        landing = self._morph_landing
+        if landing is not None and not self.morph.active:  # a morph ended: load its preset
+            self._morph_landing = None
+            if ref is None and landing[0] == self.morph.generation:
+                ref = landing[1]
         clock = self._beat_clock()
         preset = None
         if ref is not None:
