@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from livegan.errors import LiveganError
-from livegan.models.base import BEND_OPS, Bend
+from livegan.models.base import BEND_OPS, Bend, PerSample
 from livegan.models.bends import apply_bend, apply_bends, is_neutral
 
 
@@ -203,3 +203,15 @@ def test_channels_last_input() -> None:
 def test_bad_amount_is_user_error(op: str, amount) -> None:
     with pytest.raises(LiveganError, match=op):
         apply_bend(_x(), B(op, amount))
+
+
+@pytest.mark.parametrize("op", sorted(NON_NEUTRAL))
+def test_per_sample_amounts_bend_each_sample_as_if_alone(op: str) -> None:
+    x = _x(c=6)
+    amounts = PerSample([NON_NEUTRAL[op], NEUTRAL[op]])
+    out = apply_bend(x, B(op, amounts, channels=0.5))
+    for i, a in enumerate(amounts):
+        assert torch.equal(out[i:i + 1], apply_bend(x[i:i + 1], B(op, a, channels=0.5)))
+    assert is_neutral(B(op, PerSample([NEUTRAL[op]] * 2))) and not is_neutral(B(op, amounts))
+    with pytest.raises(LiveganError, match="3 per-sample amounts for a batch of 2"):
+        apply_bend(x, B(op, PerSample([NON_NEUTRAL[op]] * 3)))

@@ -101,3 +101,27 @@ def test_random_noise_frames_do_not_depend_on_batch_size(gen):
     together = eng.generate(seq)
     alone = torch.cat([eng.generate([s]) for s in seq])
     assert torch.equal(together, alone)
+
+
+def test_frames_whose_bends_move_batch_and_match_frames_alone(gen):
+    """A kick's zoom pulse decays over frames: one synthesis call, the same pictures as one by one."""
+    reg = make_registry()
+    reg.set("bend/zoom", 0.5)
+    reg.set("bend/rotate", 10.0)
+    cond = Conductor(gen, seed=5)
+    seq = [cond.step(loud(i / 10, onset=i == 0), reg.snapshot(), i / 10) for i in range(6)]
+    seq = [s for s in seq if len(s.bends) == 2]  # pulsing frames: a scale and a rotate bend
+    assert len(seq) >= 3 and len({s.bends[0].amount for s in seq}) == len(seq)  # the zoom moves
+    eng = Engine(gen, device="cpu")
+    calls = []
+    real = eng.fast
+
+    def counting(ws, **kw):
+        calls.append(ws.shape[0])
+        return real(ws, **kw)
+
+    eng.fast = counting
+    together = eng.generate(seq)
+    assert calls == [len(seq)]
+    alone = torch.cat([eng.generate([s]) for s in seq])
+    assert (together.int() - alone.int()).abs().max() <= 1  # batched convs may round differently

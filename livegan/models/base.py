@@ -84,6 +84,10 @@ BEND_OPS = (
 )
 
 
+class PerSample(tuple):
+    """A bend amount given per batch sample (frames whose bends differ only in amount batch)."""
+
+
 @dataclass(frozen=True)
 class Bend:
     """A feature-map transform inserted after a synthesis layer (network bending).
@@ -94,7 +98,7 @@ class Bend:
 
     layer: str
     op: str
-    amount: float | tuple[float, float] | str = 0.0
+    amount: float | tuple[float, float] | str | PerSample = 0.0  # PerSample: one amount per batch sample
     channels: float = 1.0
 
     def __post_init__(self) -> None:

@@ -25,12 +25,16 @@ Op semantics (the amounts of ``BEND_OPS`` in ``livegan.models.base``):
 * ``invert``: mixes toward ``-x``: ``(1 - a) x + a (-x)``, ``a`` in 0..1.
 * ``ablate``: zeroes the first ``round(amount * n)`` of the ``n`` selected channels.
 
+An amount wrapped in ``PerSample`` gives each batch sample its own amount: each sample is
+bent exactly as it would be alone, so the engine can batch frames whose bends move.
+
 Bad amounts raise ``LiveganError`` naming the layer, op and value.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import torch
@@ -38,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from livegan.errors import LiveganError
-from livegan.models.base import BEND_OPS, Bend
+from livegan.models.base import BEND_OPS, Bend, PerSample
 
 __all__ = ["apply_bends", "apply_bend", "is_neutral"]
 
@@ -205,6 +209,8 @@ def is_neutral(bend: Bend) -> bool:
     """Whether ``bend`` leaves every feature map unchanged (so it can be skipped)."""
     if bend.channels <= 0:
         return True
+    if isinstance(bend.amount, PerSample):
+        return all(is_neutral(replace(bend, amount=a)) for a in bend.amount)
     op = bend.op
     if op == "translate":
         dx, dy = _pair(bend)
@@ -227,6 +233,11 @@ def apply_bend(x: Tensor, bend: Bend) -> Tensor:
         raise ValueError(f"apply_bend expects [B, C, H, W], got shape {tuple(x.shape)}")
     if is_neutral(bend):
         return x
+    if isinstance(bend.amount, PerSample):
+        if len(bend.amount) != x.shape[0]:
+            raise _bad(bend, f"{len(bend.amount)} per-sample amounts for a batch of {x.shape[0]}")
+        # Sample by sample: the convs around it stay batched, and each sample is bent as if alone.
+        return torch.cat([apply_bend(x[i:i + 1], replace(bend, amount=a)) for i, a in enumerate(bend.amount)])
     c = x.shape[1]
     n = round(min(max(float(bend.channels), 0.0), 1.0) * c)
     if n == 0:

@@ -1,19 +1,20 @@
 """The engine: batches of GeneratorInputs -> uint8 RGB frames, on CUDA or the CPU.
 
-Frames that can share one synthesis call (same bends, same noise mode, transform
-present or not) are batched; per-sample values (ws, noise strength, transform) ride
-along as batch dimensions.
+Frames that can share one synthesis call (the same bends up to their amounts, same noise
+mode, transform present or not) are batched; per-sample values (ws, noise strength,
+transform, bend amounts) ride along as batch dimensions.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..conductor.conductor import GeneratorInputs
-from ..models.base import Generator, NoiseSpec
+from ..models.base import Bend, Generator, NoiseSpec, PerSample
 from .accel import AccelOptions, FastSynthesis
 
 
@@ -28,7 +29,18 @@ def _batch_key(inp: GeneratorInputs) -> tuple:
     # Seeded random noise is drawn per call: frames with their own seeds run alone, so a
     # frame's picture never depends on which batch it landed in.
     seed = inp.noise.seed if inp.noise.mode == "random" else None
-    return (inp.bends, inp.noise.mode, inp.transform is None, seed)
+    bends = tuple((b.layer, b.op, b.channels) for b in inp.bends)  # amounts may differ (PerSample)
+    return (bends, inp.noise.mode, inp.transform is None, seed)
+
+
+def _merged_bends(group: Sequence[GeneratorInputs]) -> tuple[Bend, ...]:
+    """The group's bends, an amount that moves across the group given per sample."""
+    out = []
+    for k, bend in enumerate(group[0].bends):
+        amounts = [g.bends[k].amount for g in group]
+        same = all(a == amounts[0] for a in amounts)
+        out.append(bend if same else replace(bend, amount=PerSample(amounts)))
+    return tuple(out)
 
 
 class Engine:
@@ -69,7 +81,7 @@ class Engine:
             transform = None
             if group[0].transform is not None:
                 transform = torch.stack([g.transform for g in group]).to(self.device)
-            img = self.fast(ws, noise=noise, bends=group[0].bends, transform=transform)
+            img = self.fast(ws, noise=noise, bends=_merged_bends(group), transform=transform)
             for k, im in enumerate(img):
                 out[i + k] = im
             i = j
