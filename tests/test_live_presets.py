@@ -1,4 +1,4 @@
-"""Preset actions from a controller in live mode, over real UDP: morph to a preset, save the look."""
+"""Preset actions from a controller in live mode, over real UDP: morph, save, and a load that overrides a morph."""
 
 from __future__ import annotations
 
@@ -28,16 +28,23 @@ def test_osc_morph_then_save_in_live_mode(tmp_path, monkeypatch):
     def on_frame(app: LiveApp, n: int) -> None:
         st["speeds"].append(reg.get("latent/speed"))
         if n == 3:
-            st["conductor"] = app.renderer.conductor
             send("/livegan/preset/morph", "storm", 0.5)
         if "landed" not in st and app.preset_name == "storm":
             st["landed"] = n
             st["values"] = preset_values(reg)
+            st["specs"] = app.renderer.conductor.mapping_specs
             send("/livegan/preset/save", "after-storm")
         path = tmp_path / "mine" / "after-storm.toml"
         if "landed" in st and path.exists() and "saved" not in st:
             st["saved"] = n
-        if "saved" in st and n >= st["saved"] + 2:
+        if "saved" in st and n == st["saved"] + 1:  # a slow morph, then a load that overrides it
+            send("/livegan/preset/morph", "drift", 20.0)
+            st["morph_sent"] = n
+        if "morph_sent" in st and "morph_seen" not in st and app.morph.active:
+            st["morph_seen"] = n
+            app.request_preset("pulse")
+        if "morph_seen" in st and n == st["morph_seen"] + 5:
+            st["after_override"] = (app.preset_name, app.morph.active, reg.get("latent/speed"))
             app.on_key("escape")
 
     cfg = LiveConfig(file=str(song), play=False, size=32, headless=True, duration=9.0, threads=1,
@@ -56,9 +63,10 @@ def test_osc_morph_then_save_in_live_mode(tmp_path, monkeypatch):
     between = [v for v in st["speeds"] if min(a, b) < v < max(a, b)]
     assert len(between) >= 3, st["speeds"]  # it glided over several frames, not a jump
     assert st["values"]["latent/speed"] == b  # and ended on the preset's value
-    assert st["conductor"].mapping_specs == parse_mappings(storm.mappings, "storm")  # mappings came with it
+    assert st["specs"] == parse_mappings(storm.mappings, "storm")  # the mappings came with it
     saved = load_preset("after-storm", make_registry())
     assert saved.params == st["values"]  # the look on screen, every value
     assert saved.mappings == storm.mappings
     assert [e["name"] for e in saved.effects][:2] == [e["name"] for e in storm.effects]
-    assert "saved as" in app.message
+    pulse = load_preset("pulse", make_registry())
+    assert st["after_override"] == ("pulse", False, pulse.params.get("latent/speed", make_registry().get("latent/speed")))

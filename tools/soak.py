@@ -5,10 +5,12 @@
 Runs the real live app (EGL surface, file audio on its own clock, looped; analysis,
 conductor, builtin model, effect chain, HUD) with the real OSC server on loopback, and
 drives it the way a VJ would: a stream of parameter changes, some garbage datagrams and
-an occasional flood, a preset change every ``--preset-every`` seconds and a model swap
-every ``--swap-every`` seconds (through OSC ``/livegan/model/load``). It records resident
-memory, every display frame interval and every exception, and writes one JSON file
-(rewritten each minute with ``"complete": false`` so a killed soak still leaves data).
+an occasional flood, a preset change every ``--preset-every`` seconds, a model swap every
+``--swap-every`` seconds, a preset morph, a preset save and a quantize toggle now and then,
+all through OSC and the app's own control actions (as ``livegan live --osc-port``). It
+records resident memory, every display frame interval, every garbage collection and every
+exception, and writes one JSON file (rewritten each minute with ``"complete": false`` so a
+killed soak still leaves data).
 
 Pass/fail (the issue's bar): RSS growth under 2 % after warm-up, no display frame gap over
 100 ms, zero unhandled exceptions.
@@ -20,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import queue
 import random
 import signal
 import socket
@@ -152,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup-s", type=float, default=None, help="default: 10%% of the run, at most 300 s")
     ap.add_argument("--preset-every", type=float, default=30.0)
     ap.add_argument("--swap-every", type=float, default=300.0)
+    ap.add_argument("--morph-every", type=float, default=75.0, help="a 2 s morph to a preset over OSC")
+    ap.add_argument("--save-every", type=float, default=600.0, help="/livegan/preset/save into a temp folder")
+    ap.add_argument("--quantize-every", type=float, default=300.0, help="toggle show/quantize off / bar")
     ap.add_argument("--osc-rate", type=float, default=40.0, help="controller messages per second")
     ap.add_argument("--flood-every", type=float, default=120.0)
     ap.add_argument("--flood-n", type=int, default=2000)
@@ -171,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     from livegan.control.osc_server import OscServer
     from livegan.control.triggers import ControlActions, declare_actions
     from livegan.live.gc_pause import GcPauses
-    from livegan.live.hotswap import ModelSwapper, live_builder
     from livegan.live.stats import write_json
     from livegan.params.definitions import make_registry
 
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     threading.excepthook = thread_hook
 
     tmp = Path(tempfile.mkdtemp(prefix="livegan-soak-"))
+    os.environ["LIVEGAN_PRESETS"] = str(tmp / "presets")  # where /livegan/preset/save writes
     song = tmp / "demo.wav"
     clip = demo_track(30.0)
     sf.write(str(song), clip.samples, clip.sample_rate)
@@ -204,16 +208,29 @@ def main(argv: list[str] | None = None) -> int:
     declare_actions(registry)
     cfg = app_module.LiveConfig(file=str(song), play=False, size=args.size, headless=True, duration=duration,
                                 threads=args.threads, refresh_hz=args.fps, device="cpu", hud=True)
-    requests: queue.Queue = queue.Queue()  # controller actions, applied on the display thread
-    actions = ControlActions(load_preset=lambda ref: requests.put(("preset", ref)),
-                             load_model=lambda spec, fade: requests.put(("model", spec)))
-    osc = OscServer(registry, port=0, actions=actions, isolate=True).start()
-    traffic = OscTraffic(osc.port, args.osc_rate, args.flood_every, args.flood_n)
-    app = app_module.LiveApp(cfg, registry=registry, osc_activity=osc.stats)
+    app = app_module.LiveApp(cfg, registry=registry)
+    own = app.control_actions()  # what `livegan live --osc-port` serves
 
+    def logged(kind: str, hook):
+        def call(*args):
+            t = round(time.perf_counter() - state["t0"], 1) if state["t0"] else 0.0
+            try:
+                hook(*args)
+            except Exception as exc:  # refused: the OSC server reports it; the soak notes it
+                rec["events"].append([t, kind + "-refused", f"{args[0]}: {exc}"[:200]])
+                raise
+            rec["events"].append([t, kind, str(args[0])])
+        return call
+
+    actions = ControlActions(load_preset=logged("preset", own.load_preset), save_preset=logged("save", own.save_preset),
+                             morph_preset=logged("morph", own.morph_preset), load_model=logged("model", own.load_model))
+    osc = OscServer(registry, port=0, actions=actions, isolate=True).start()
+    app.osc_activity = osc.stats
+    traffic = OscTraffic(osc.port, args.osc_rate, args.flood_every, args.flood_n)
     gc_pauses = GcPauses()  # every collection in the show timed: a long one is a frame gap
     rec: dict = {"rss": [], "events": [], "inference_errors": []}
     state = {"swapper": None, "next_preset": args.preset_every, "next_swap": min(60.0, args.swap_every),
+             "next_morph": args.morph_every, "next_save": args.save_every, "next_quantize": args.quantize_every,
              "next_sample": 0.0, "next_dump": 60.0, "seed": 0, "t0": None, "last_inf_error": None}
     presets = list_presets()
 
@@ -237,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                          "torch_threads": args.threads, "device": "cpu", "model": "builtin (swapped builtin:N)",
                          "audio": "demo track (30 s, looped) on the file clock", "warmup_s": warmup,
                          "preset_every_s": args.preset_every, "swap_every_s": args.swap_every,
+                         "morph_every_s": args.morph_every, "save_every_s": args.save_every,
+                         "quantize_every_s": args.quantize_every,
                          "osc_rate_hz": args.osc_rate, "flood_every_s": args.flood_every, "flood_n": args.flood_n,
                          "cpu_count": os.cpu_count(), "torch": torch.__version__},
             "elapsed_s": round(time.perf_counter() - t0, 1),
@@ -268,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                     "received": osc_stats.received, "applied": osc_stats.applied,
                     "refused": dict(osc_stats.errors), "coalesced": osc_stats.coalesced},
             "preset_changes": sum(1 for e in rec["events"] if e[1] == "preset"),
+            "morphs": sum(1 for e in rec["events"] if e[1] == "morph"),
+            "saves": sum(1 for e in rec["events"] if e[1] == "save"),
+            "refused_actions": [e for e in rec["events"] if e[1].endswith("-refused")][:20],
             "model_swaps": [{"spec": r.spec, "ok": r.ok, "seconds": round(r.seconds, 2), "message": r.message}
                             for r in (state["swapper"].results if state["swapper"] else [])],
             "events": rec["events"][-200:],
@@ -284,11 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         now = time.perf_counter()
         if state["t0"] is None:
             state["t0"] = now
-            target = getattr(live, "watchdog", None)
-            target = target.guard if target is not None else live.inference
-            build = live_builder(cfg, live.ring.sample_rate)
-
-            state["swapper"] = getattr(live, "swapper", None) or ModelSwapper(target, registry, build)
+            state["swapper"] = live.swapper
             gc_pauses.install()  # after the app's start-up collection, which is not a frame gap
             traffic.start()
         t = now - state["t0"]
@@ -307,16 +325,15 @@ def main(argv: list[str] | None = None) -> int:
             state["seed"] += 1
             traffic.send("/livegan/model/load", [f"builtin:{state['seed'] % 3}", 1.0])
             state["next_swap"] += args.swap_every
-        while not requests.empty():  # controller actions, on the display thread like the keyboard
-            kind, ref = requests.get_nowait()
-            try:
-                if kind == "preset":
-                    live._load_preset(ref if isinstance(ref, str) else presets[ref % len(presets)])
-                else:
-                    state["swapper"].request(ref)
-                rec["events"].append([round(t, 1), kind, str(ref)])
-            except Exception as exc:  # a refused action is reported, never fatal
-                rec["events"].append([round(t, 1), kind + "-refused", f"{ref}: {exc}"[:200]])
+        if t >= state["next_morph"] and presets:
+            traffic.send("/livegan/preset/morph", [presets[int(t) % len(presets)], 2.0])
+            state["next_morph"] += args.morph_every
+        if t >= state["next_save"]:
+            traffic.send("/livegan/preset/save", [f"soak-{int(t)}"])
+            state["next_save"] += args.save_every
+        if t >= state["next_quantize"]:  # preset changes alternate between immediate and on the bar
+            traffic.send("/livegan/show/quantize", ["off" if registry.get("show/quantize") == "bar" else "bar"])
+            state["next_quantize"] += args.quantize_every
         if t >= state["next_dump"]:
             # Written off the display thread: summarising an hour of frame times takes tens of ms.
             dump = threading.Thread(target=lambda: write_json(out, summary(False)), name="soak-dump", daemon=True)

@@ -89,6 +89,12 @@ class MorphRunner:
     def active(self) -> bool:
         return self._morph is not None
 
+    def cancel(self) -> None:
+        """Stop the running morph where it is (its thread ends at its next step)."""
+        with self._lock:
+            self._morph = None
+            self._generation += 1
+
     @property
     def generation(self) -> int:
         """Counts started morphs: tells whether the one a caller started is still the latest."""

@@ -261,6 +261,9 @@ class LiveApp:
 
     def _serve_preset_request(self, now: float) -> None:
         ref, self._preset_request = self._preset_request, None
+        if ref is not None and self._morph_landing is not None:
+            self.morph.cancel()  # a preset asked for now wins over a morph still gliding
+            self._morph_landing = None
         landing = self._morph_landing
         if landing is not None and not self.morph.active:  # a morph ended: load its preset
             self._morph_landing = None
