@@ -77,6 +77,7 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
             st["asked"], st["beats_asked"] = n, beats
         elif "asked" in st and n == st["asked"] + 1:
             st["waiting_message"] = app.message
+            st["hud"] = [text for text, _ in app.last_hud.lines]
         st["log"].append((n, beats, app.preset_name))
         if "asked" in st and app.preset_name == "storm" and "landed" not in st:
             st["landed"] = n
@@ -94,6 +95,7 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
     # The preset asked for mid-bar waited for the bar line (1/4 s per beat: several frames at 30 fps).
     target = (int(st["beats_asked"] // 4) + 1) * 4
     assert "on the next bar" in st["waiting_message"]
+    assert any(line.startswith("PRESET drift > storm ON BAR") for line in st["hud"]), st["hud"]
     by_frame = {n: (beats, name) for n, beats, name in st["log"]}
     k = st["landed"]
     assert by_frame[k][0] >= target and by_frame[k - 2][0] < target, (target, st["log"][-12:])

@@ -25,6 +25,7 @@ def test_two_minute_soak(tmp_path):
     env = dict(os.environ, EGL_PLATFORM="surfaceless")
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "soak.py"), "--minutes", "2", "--size", "64",
                            "--warmup-s", "40", "--preset-every", "15", "--swap-every", "30", "--flood-every", "40",
+                           "--morph-every", "20", "--save-every", "45", "--quantize-every", "35",
                            "--out", str(out)], capture_output=True, text=True, timeout=200, env=env)
     assert out.exists(), proc.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -32,11 +33,13 @@ def test_two_minute_soak(tmp_path):
     assert res["unhandled_exceptions"] == 0, res["unhandled_samples"]
     assert res["frame_gaps_over_100ms"] == 0, res["slow_frames_t_s_ms"]
     assert res["rss_growth_pct_after_warmup"] < 2.0, res["rss_timeline"]
-    # Everything was exercised: pictures, OSC (good, garbage, floods), presets and model swaps.
+    # Everything was exercised: pictures, OSC (good, garbage, floods), presets (loads on and off
+    # the bar, morphs, saves) and model swaps.
     assert res["frames"] > 3000 and res["model_frames"] > 500
     osc = res["osc"]
     assert osc["received"] > 4000 and sum(osc["refused"].values()) > 50
-    assert res["preset_changes"] >= 5
+    assert res["preset_changes"] >= 5 and res["morphs"] >= 4 and res["saves"] >= 2
+    assert res["refused_actions"] == [] and res["logged_errors"] == 0, res["logged_error_samples"]
     swaps = res["model_swaps"]
     assert len(swaps) >= 3 and all(s["ok"] for s in swaps), swaps
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -544,7 +544,11 @@ class LiveApp:
                 osc = f"  OSC {a.received} ({a.messages_per_s:.0f}/S) ERR {a.error_total}"
             except Exception:  # the hook is someone else's: never let it break the frame
                 osc = "  OSC ?"
-        lines.append((f"PRESET {self.preset_name}  MODEL {self.model_name} {self.torch_device}{osc}", WHITE))
+        quant = values.get("show/quantize", "off")
+        waiting = self.preset_quantizer.waiting
+        preset = self.preset_name + (f" > {waiting.name} ON {quant.upper()}" if waiting is not None else
+                                     f" (Q {quant.upper()})" if quant != "off" else "")
+        lines.append((f"PRESET {preset}  MODEL {self.model_name} {self.torch_device}{osc}", WHITE))
         st = self.source.status
         xruns = f"  XRUNS {st.xruns}" if st.xruns else ""
         lines.append((f"AUDIO {st.state}: {st.message}"[:96] + xruns, AMBER if st.state == "lost" or xruns else WHITE))
