@@ -35,3 +35,18 @@ def limit_malloc_arenas(n: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, int(n))  # M_ARENA_MAX
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def trim_malloc() -> None:
+    """Give the heap pages freed so far back to the OS (glibc ``malloc_trim``).
+
+    Where a swapped-in model and its work buffers land in the heap is luck: without a trim,
+    the soak's resident memory stepped up or down by up to 42 MB at each model swap and stayed
+    there until the next one. Trimming once the old model is gone brings it back to the floor.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

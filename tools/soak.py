@@ -140,6 +140,19 @@ class OscTraffic:
         return 0
 
 
+def rss_slope(samples, warmup: float) -> float | None:
+    pts = np.asarray([(t, m) for t, m in samples if t >= warmup], np.float64)
+    if len(pts) < 3:
+        return None
+    return round(float(np.polyfit(pts[:, 0], pts[:, 1], 1)[0]) * 3600.0, 2)
+
+
+def rss_thirds(samples, warmup: float) -> list[float] | None:
+    post = [m for t, m in samples if t >= warmup]
+    k = len(post) // 3
+    return [round(float(np.mean(post[:k])), 1), round(float(np.mean(post[-k:])), 1)] if k else None
+
+
 def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values, np.float64), q)) if len(values) else 0.0
 
@@ -275,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             "rss_mb_max": round(max((m for _, m in rec["rss"]), default=0.0), 1),
             "rss_growth_pct_after_warmup": round(100.0 * (last - base) / base, 3) if base else None,
             "rss_samples_in_warmup": n_warm,
+            # Trend after warm-up, less sensitive to where single samples fall: a least-squares
+            # slope, and the means of the first and last thirds.
+            "rss_mb_per_hour_after_warmup": rss_slope(rec["rss"], warmup),
+            "rss_mb_mean_first_last_third": rss_thirds(rec["rss"], warmup),
             "rss_timeline": [[round(t, 1), round(m, 1)] for t, m in rec["rss"]],
             "gc": gc_pauses.to_dict(),  # collections per generation, longest pause
             "unhandled_exceptions": len(unhandled),

@@ -22,11 +22,12 @@ import torch
 
 from ..audio.features import FeatureFrame
 from ..errors import LiveganError
-from ..oom import free_device_memory, is_out_of_memory
+from ..oom import free_device_memory, is_out_of_memory, trim_malloc
 from ..params.registry import ParamRegistry
 from .inference_thread import HostCopier, Renderer
 
 log = logging.getLogger("livegan.live.swap")
+TRIM_AFTER_S = 1.0  # the old model is gone by then: the inference thread moved on at its next frame
 
 # (model spec, precision) -> (renderer, display name). Raises on any failure.
 Builder = Callable[[str, str], tuple[Renderer, str]]
@@ -138,6 +139,8 @@ class ModelSwapper:
             self._finish(SwapResult(spec, False, f"{what} (keeping {keep})", time.perf_counter() - t0, precision))
             return
         self.install(renderer)  # picked up by the inference thread's next frame
+        # Once the inference thread has let go of the old model (its next frame), trim the heap.
+        threading.Timer(TRIM_AFTER_S, trim_malloc).start()
         self.model_name = name
         self._finish(SwapResult(spec, True, f"model {name} loaded", time.perf_counter() - t0, precision))
 
