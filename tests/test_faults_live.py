@@ -270,7 +270,7 @@ def test_preset_saved_with_a_syntax_error_keeps_the_last_good_values(song, tmp_p
 def test_sigint_and_window_close_stop_every_thread_quickly(song, tmp_path, how, request):
     if how == "sigint":
         stats = tmp_path / "stats.json"
-        env = dict(os.environ, LIVEGAN_THREADS="1")
+        env = dict(os.environ, LIVEGAN_THREADS="1", PYTHONFAULTHANDLER="1")  # SIGABRT dumps the stacks
         proc = subprocess.Popen([sys.executable, "-m", "livegan", "live", "--headless", "--file", str(song),
                                  "--no-playback", "--size", "32", "--fps", "30", "--threads", "1", "--duration", "60",
                                  "--stats-json", str(stats)], env=env, stdout=subprocess.PIPE,
@@ -285,7 +285,11 @@ def test_sigint_and_window_close_stop_every_thread_quickly(song, tmp_path, how, 
             time.sleep(1.0)
             t0 = time.monotonic()
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # hung: make it print every thread's stack, then fail
+                proc.send_signal(signal.SIGABRT)
+                pytest.fail("no exit 20 s after SIGINT; thread stacks:\n" + proc.communicate(timeout=20)[1][-8000:])
             took = time.monotonic() - t0
             err = proc.stderr.read()
         finally:

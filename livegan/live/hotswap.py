@@ -140,7 +140,9 @@ class ModelSwapper:
             return
         self.install(renderer)  # picked up by the inference thread's next frame
         # Once the inference thread has let go of the old model (its next frame), trim the heap.
-        threading.Timer(TRIM_AFTER_S, trim_malloc).start()
+        trim = threading.Timer(TRIM_AFTER_S, trim_malloc)
+        trim.daemon = True  # a pending trim never holds up quitting
+        trim.start()
         self.model_name = name
         self._finish(SwapResult(spec, True, f"model {name} loaded", time.perf_counter() - t0, precision))
 
