@@ -111,3 +111,38 @@ def test_keys_drive_the_show(tmp_path):
     assert seen["shown"].std() > 5  # blackout lifted
     assert seen["frozen"] is True and "latent/reseed" in fired
     assert seen["preset1"] != seen["preset0"] and seen["preset2"] == seen["preset0"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_ctrl_c_is_a_stop_request_not_an_exception(tmp_path):
+    """A KeyboardInterrupt raised inside a finalizer that the garbage collector runs is printed
+    and dropped, so `livegan live` turns Ctrl-C into a flag the show loop reads."""
+    import gc
+
+    from livegan.commands.live import _stop_on_sigint
+
+    class Finalized:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            raise KeyboardInterrupt  # as if the signal landed while this finalizer ran
+
+    Finalized()
+    gc.collect()  # no exception reaches us: this is how an exception-based Ctrl-C can be lost
+
+    song = click_track(tmp_path / "song.wav", [0.5], 3.0)
+    seen: dict = {}
+
+    def on_frame(app: LiveApp, n: int) -> None:
+        if n == 3:
+            seen["handler"](2, None)  # SIGINT while the show runs: a request, no exception
+            seen["flagged"] = app.interrupted
+
+    cfg = LiveConfig(file=str(song), play=False, headless=True, window=(32, 32), preset="drift", duration=20.0)
+    app = LiveApp(cfg, renderer=PatternRenderer(), on_frame=on_frame)
+    seen["handler"] = _stop_on_sigint(app)
+    with pytest.raises(KeyboardInterrupt):
+        seen["handler"](2, None)  # before the show loop (still loading): interrupt at once
+    app.run()
+    assert seen["flagged"] and app.interrupted and app.frames_drawn == 3

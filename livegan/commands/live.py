@@ -5,9 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 
 from ..errors import LiveganError
+
+
+def _stop_on_sigint(app):
+    """Ctrl-C while the show runs stops it at the next tick; before that (loading) or a second
+    Ctrl-C interrupts at once."""
+
+    def handler(signum, frame) -> None:
+        if not app.looping or app.interrupted:
+            raise KeyboardInterrupt
+        app.request_stop()
+
+    return handler
 
 
 def _window(text: str) -> tuple[int, int]:
@@ -80,11 +93,15 @@ def run(args: argparse.Namespace) -> int:
         osc = OscServer(registry, host=args.osc_host, port=args.osc_port, actions=app.control_actions(),
                         isolate=True).start()  # parsing off the show's GIL
         app.osc_activity = osc.stats
+    prev = signal.signal(signal.SIGINT, _stop_on_sigint(app))
     try:
         result = app.run()
     finally:
+        signal.signal(signal.SIGINT, prev)
         if osc is not None:
             osc.stop()
+    if app.interrupted:
+        raise KeyboardInterrupt  # "livegan: interrupted", exit code 130 (cli.py)
     print(json.dumps({k: result[k] for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "latency_ms_p50",
                                               "latency_ms_p99", "model_fps", "audio_state")}))
     return 0

@@ -159,6 +159,8 @@ class LiveApp:
         self.morph = MorphRunner(self.registry, bpm=self._bpm)
         self._morph_landing: tuple[int, str] | None = None  # (morph generation, preset to load at its end)
         self._quit = False
+        self.looping = False  # the show loop is running (a stop request then ends it at the next tick)
+        self.interrupted = False  # stopped by request_stop (Ctrl-C), not by the end of its duration
 
     # ---- set-up ---------------------------------------------------------------------
     def _size(self) -> tuple[int, int]:
@@ -322,6 +324,15 @@ class LiveApp:
         if result.ok:
             self.model_name = self.swapper.model_name
 
+    def request_stop(self) -> None:
+        """Ctrl-C: end the show at the next display tick (signal handlers call this).
+
+        A flag, not an exception: a KeyboardInterrupt that lands inside a finalizer run by the
+        garbage collector is printed and dropped, and the show would play on.
+        """
+        self.interrupted = True
+        self._quit = True
+
     def on_key(self, key: str) -> None:
         reg = self.registry
         if key == "h" and self.hud is not None:
@@ -447,6 +458,7 @@ class LiveApp:
         sys.setswitchinterval(float(os.environ.get("LIVEGAN_SWITCH_INTERVAL", "0.001")))
         d = _Display()
         start = time.perf_counter()
+        self.looping = True
         soft_pace = self.surface.headless is False and os.environ.get("LIVEGAN_NO_SOFT_PACE") is None
         last_swap = start
         while not self._quit and not self.surface.should_close():
