@@ -249,8 +249,11 @@ class LiveApp:
         self.morph.start_thread(preset_targets(self.registry, preset), self.morph.seconds(amount, unit))
         self._morph_landing = (self.morph.generation, preset.name)
 
+    def _conductor_clock(self) -> Clock | None:
+        return getattr(getattr(self.renderer, "conductor", None), "last_clock", None)
+
     def _bpm(self) -> float:
-        clock = getattr(getattr(self.renderer, "conductor", None), "last_clock", None)
+        clock = self._conductor_clock()
         if clock is not None and clock.bpm > 0:
             return clock.bpm
         manual = float(self.registry.get("tempo/bpm"))
@@ -300,7 +303,7 @@ class LiveApp:
         if ring is None:
             return None
         t = ring.write_pos / ring.sample_rate
-        clock = getattr(getattr(self.renderer, "conductor", None), "last_clock", None)
+        clock = self._conductor_clock()
         if clock is not None and clock.bpm > 0:
             return clock.at(t)
         feat = self.features.get()[0]
