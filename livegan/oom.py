@@ -22,12 +22,13 @@ def free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def limit_malloc_arenas(n: int = 2) -> None:
+def limit_malloc_arenas(n: int = 1) -> None:
     """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX does), before the worker threads start.
 
-    With one arena per thread, a model loaded on a side thread lands in fresh arenas while
-    the old model's pages stay with the process: the soak saw RSS step up ~45 MB at a swap.
-    Two arenas let the new model reuse what the old one freed; measured, no slower frames.
+    One arena, the main heap, because ``malloc_trim`` only shrinks the main heap's top: a side
+    arena's top keeps what a model swap freed (measured: RSS stuck 2-49 MB apart from swap to
+    swap). Torch allocates a few large blocks per layer, so the shared arena's lock costs nothing
+    measurable (docs/faults.md).
     """
     import ctypes
 

@@ -26,6 +26,7 @@ def test_two_minute_soak(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "soak.py"), "--minutes", "2", "--size", "64",
                            "--warmup-s", "40", "--preset-every", "15", "--swap-every", "30", "--flood-every", "40",
                            "--morph-every", "20", "--save-every", "45", "--quantize-every", "35",
+                           "--rss-rule", "minutes",
                            "--out", str(out)], capture_output=True, text=True, timeout=200, env=env)
     assert out.exists(), proc.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -44,4 +45,4 @@ def test_two_minute_soak(tmp_path):
     assert res["refused_actions"] == [] and res["logged_errors"] == 0, res["logged_error_samples"]
     swaps = res["model_swaps"]
     assert len(swaps) >= 3 and all(s["ok"] for s in swaps), swaps
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, (res["pass"], proc.stdout[-2000:])

@@ -68,7 +68,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..live.app import LiveApp, LiveConfig  # noqa: PLC0415
+    from ..oom import limit_malloc_arenas  # noqa: PLC0415
 
+    limit_malloc_arenas()  # before the OSC reader or any other thread takes an arena of its own
     logging.basicConfig(level=logging.INFO, format="livegan: %(message)s", stream=sys.stderr)
     if args.size < 16 or args.size > 4096:
         raise LiveganError(f"--size {args.size}: must be 16..4096")
