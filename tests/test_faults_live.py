@@ -310,6 +310,54 @@ def test_sigint_and_window_close_stop_every_thread_quickly(song, tmp_path, how, 
     assert out["left"] == [], out
 
 
+SLOW_LOAD_CHILD = """
+import sys, time
+import torch
+import livegan.live.hotswap as hotswap
+
+def probe_forever(self, renderer):  # a load that is still inside torch's C++ code at quit
+    a = torch.randn(1024, 1024)
+    while True:
+        a @ a
+
+hotswap.ModelSwapper._probe = probe_forever
+import livegan.live.app as app
+app.LOAD_QUIT_WAIT_S = 0.5
+from livegan.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("load", ["normal", "never-ends"])
+def test_quitting_while_a_model_loads_exits_cleanly(song, load):
+    """The show ends with a model load in flight: no abort from a thread left inside torch.
+
+    The app waits for a normal load. One that overruns the wait is left behind: the CLI exits
+    past it (os._exit), because Python's own exit would abort the process ("terminate called").
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, LIVEGAN_THREADS="1")
+    cli = ["live", "--headless", "--file", str(song), "--no-playback", "--size", "128", "--fps", "30",
+           "--threads", "1", "--duration", "4", "--osc-port", str(port)]
+    prefix = [sys.executable, "-m", "livegan"] if load == "normal" else [sys.executable, "-c", SLOW_LOAD_CHILD]
+    proc = subprocess.Popen(prefix + cli, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sent = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        while proc.poll() is None:  # a load request every 20 ms: one is nearly always loading
+            sock.sendto(encode_message("/livegan/model/load", [f"builtin:{sent % 3}"]), ("127.0.0.1", port))
+            sent += 1
+            time.sleep(0.02)
+    out, err = proc.communicate(timeout=60)
+    assert "terminate called" not in err and proc.returncode == 0, (proc.returncode, err[-2000:])
+    assert json.loads(out.strip().splitlines()[-1])["frames"] > 60, err[-2000:]
+    if load == "normal":
+        assert " loaded" in err, err[-2000:]
+    else:
+        assert "livegan: exiting past model-load" in err, err[-2000:]
+
+
 WINDOW_CHILD = """
 import json, sys, threading, time
 from live_helpers import PatternRenderer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 
@@ -102,8 +103,18 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, prev)
         if osc is not None:
             osc.stop()
+    if not app.interrupted:
+        print(json.dumps({k: result[k] for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "latency_ms_p50",
+                                                  "latency_ms_p99", "model_fps", "audio_state")}))
+    left = app.unfinished_threads()
+    if left:
+        # Python's own exit would stop these threads inside torch's C++ code and abort the process
+        # (SIGABRT, "terminate called"); everything the show writes is written by now.
+        print(f"livegan: exiting past {', '.join(left)}" + ("; interrupted" if app.interrupted else ""),
+              file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130 if app.interrupted else 0)
     if app.interrupted:
         raise KeyboardInterrupt  # "livegan: interrupted", exit code 130 (cli.py)
-    print(json.dumps({k: result[k] for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "latency_ms_p50",
-                                              "latency_ms_p99", "model_fps", "audio_state")}))
     return 0

@@ -42,6 +42,9 @@ from .hotswap import ModelSwapper, SwapResult, live_builder
 from .watchdog import InferenceWatchdog
 
 log = logging.getLogger("livegan.live")
+# A model load still running when the show ends gets this long to finish: Python's exit would
+# stop its thread inside torch's C++ code, which aborts the process (tests/test_faults_live.py).
+LOAD_QUIT_WAIT_S = 5.0
 
 
 @dataclass
@@ -423,6 +426,9 @@ class LiveApp:
             result = self._summary()  # before stopping: the audio state as it was while running
             for th in threads:
                 th.stop()
+            if self.swapper is not None and self.swapper.busy:
+                log.info("waiting up to %.0f s for the model load to finish", LOAD_QUIT_WAIT_S)
+                self.swapper.wait(LOAD_QUIT_WAIT_S)
             if getattr(self, "recorder", None) is not None:
                 result["recording"] = str(self.recorder.stop())
             if cfg.stats_json and completed:  # a failed start writes nothing
@@ -432,6 +438,13 @@ class LiveApp:
                     part.release()
             self.surface.close()
         return result
+
+    def unfinished_threads(self) -> list[str]:
+        """Show threads still running after ``run`` returned: a model load that overran its wait,
+        renders the watchdog gave up on. Both may be inside torch's C++ code."""
+        left = ["model-load"] if self.swapper is not None and self.swapper.busy else []
+        stuck = self.watchdog.stuck_threads() if self.watchdog is not None else 0
+        return left + ["stalled inference"] * stuck
 
     def _summary(self) -> dict:
         out = self.stats.summary().to_dict()
