@@ -22,6 +22,17 @@ def free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _glibc():
+    """The C library when it is glibc (its malloc tuning calls), else None."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def limit_malloc_arenas(n: int = 1) -> None:
     """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX does), before the worker threads start.
 
@@ -30,12 +41,8 @@ def limit_malloc_arenas(n: int = 1) -> None:
     swap). Torch allocates a few large blocks per layer, so the shared arena's lock costs nothing
     measurable (docs/faults.md).
     """
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, int(n))  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc
-        pass
+    if (libc := _glibc()) is not None:
+        libc.mallopt(-8, int(n))  # M_ARENA_MAX
 
 
 def trim_malloc() -> None:
@@ -45,9 +52,14 @@ def trim_malloc() -> None:
     the soak's resident memory stepped up or down by up to 42 MB at each model swap and stayed
     there until the next one. Trimming once the old model is gone brings it back to the floor.
     """
-    import ctypes
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
 
+
+def resident_mb() -> float:
+    """This process's resident memory (Linux ``VmRSS``) in MB; 0.0 where /proc has no such line."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+        with open("/proc/self/status") as f:
+            return next((int(line.split()[1]) / 1024.0 for line in f if line.startswith("VmRSS:")), 0.0)
+    except OSError:
+        return 0.0

@@ -7,14 +7,9 @@ import sys
 
 import pytest
 
-from livegan.oom import trim_malloc
+from livegan.oom import resident_mb, trim_malloc
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc only")
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
 
 
 def test_trim_returns_the_holes_a_swap_leaves_in_the_heap():
@@ -28,9 +23,9 @@ def test_trim_returns_the_holes_a_swap_leaves_in_the_heap():
             ctypes.memset(b, 1, size)  # resident
         for b in blocks[::2]:
             libc.free(b)  # holes between live blocks: free() alone cannot hand them back
-        before = _rss_mb()
+        before = resident_mb()
         trim_malloc()
-        after = _rss_mb()
+        after = resident_mb()
     finally:
         for b in blocks[1::2]:
             libc.free(b)
@@ -39,16 +34,12 @@ def test_trim_returns_the_holes_a_swap_leaves_in_the_heap():
 
 _SIDE_THREAD_SWAP = r"""
 import ctypes, sys, threading
-from livegan.oom import limit_malloc_arenas, trim_malloc
+from livegan.oom import limit_malloc_arenas, resident_mb, trim_malloc
 if sys.argv[1] == "capped":
     limit_malloc_arenas()
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
-
-def rss():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
 
 def load_model():  # what a model swap does on its loader / inference threads
     big = libc.malloc(24 << 20)  # a large tensor: mmapped, and freeing it raises glibc's trim threshold
@@ -60,12 +51,12 @@ def load_model():  # what a model swap does on its loader / inference threads
     for b in blocks:
         libc.free(b)
 
-before = rss()
+before = resident_mb()
 t = threading.Thread(target=load_model)
 t.start()
 t.join()
 trim_malloc()
-print(rss() - before)
+print(resident_mb() - before)
 """
 
 

@@ -20,13 +20,8 @@ import time
 import numpy as np
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
-
-
 def child(arenas: int, swaps: int, frames: int, size: int) -> dict:
-    from livegan.oom import limit_malloc_arenas, trim_malloc
+    from livegan.oom import limit_malloc_arenas, resident_mb, trim_malloc
 
     if arenas > 0:
         limit_malloc_arenas(arenas)
@@ -73,7 +68,7 @@ def child(arenas: int, swaps: int, frames: int, size: int) -> dict:
         jobs.put(box.pop("renderer"))
         done.get()
         trim_malloc()
-        rss.append(round(_rss_mb(), 1))
+        rss.append(round(resident_mb(), 1))
     jobs.put(None)
     worker.join()
     after = rss[1:]  # the first swap includes start-up
