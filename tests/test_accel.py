@@ -4,7 +4,7 @@ import torch
 
 from livegan.models.base import NoiseSpec
 from livegan.models.builtin import BuiltinGenerator
-from livegan.render.accel import AccelOptions, FastSynthesis, _graphable
+from livegan.synth.accel import AccelOptions, FastSynthesis, _graphable
 
 
 def test_cpu_fast_path_equals_eager():

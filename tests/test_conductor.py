@@ -10,7 +10,7 @@ from livegan.audio.features import FeatureFrame
 from livegan.conductor.conductor import Conductor
 from livegan.models.builtin import BuiltinGenerator
 from livegan.params.definitions import make_registry
-from livegan.render.engine import Engine
+from livegan.synth.engine import Engine
 
 
 @pytest.fixture(scope="module")

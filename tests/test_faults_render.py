@@ -26,7 +26,7 @@ from livegan.cli import main
 from livegan.conductor.preset import DEFAULT_PRESET
 from livegan.models.builtin import BuiltinGenerator
 from livegan.render.chunks import work_dir
-from livegan.render.engine import Engine
+from livegan.synth.engine import Engine
 from livegan.render.offline import BatchRunner, setup_conductor
 
 # A render in its own process (so it can be SIGKILLed): a 128 px builtin model on one thread,

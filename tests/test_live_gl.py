@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from livegan.live.effects import SHADER_DIR, EffectChain, FrameUniforms
-from livegan.live.gl_context import HeadlessSurface
+from livegan.gl.effects import SHADER_DIR, EffectChain, FrameUniforms
+from livegan.gl.context import HeadlessSurface
 from livegan.live.hud import Hud, HudState
-from livegan.live.upload import FrameUploader
+from livegan.gl.upload import FrameUploader
 from livegan.params.definitions import make_registry
 
 

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from livegan.live.effects import ShaderError, parse_declarations
+from livegan.gl.effects import ShaderError, parse_declarations
 from livegan.live.hud import font_atlas, glyph_bitmap
 from livegan.live.latest import Latest
 from livegan.live.ringbuffer import AudioRing
@@ -112,7 +112,7 @@ def test_bad_declarations_name_file_and_line(line, fragment):
 
 
 def test_bundled_shaders_declare_what_presets_use():
-    from livegan.live.effects import SHADER_DIR
+    from livegan.gl.effects import SHADER_DIR
 
     names = {p.stem: parse_declarations(p.stem, p.read_text()) for p in SHADER_DIR.glob("*.glsl")}
     assert {"colour", "feedback", "mirror", "kaleidoscope", "zoom", "strobe", "crossfade", "vignette",
@@ -180,7 +180,7 @@ def test_host_copier_matches_plain_copy():
 
 def test_every_bundled_preset_effect_has_a_shader_with_those_uniforms():
     from livegan.conductor.preset import PRESET_DIR, load_preset
-    from livegan.live.effects import SHADER_DIR
+    from livegan.gl.effects import SHADER_DIR
 
     declared = {p.stem: {u.spec.name for u in parse_declarations(p.stem, p.read_text()).params}
                 for p in SHADER_DIR.glob("*.glsl")}

@@ -18,7 +18,7 @@ from livegan.conductor.mappings import (MappingError, bend_layer, layer_indices,
 from livegan.conductor.preset import PresetError, list_presets, load_preset, parse_preset
 from livegan.models.builtin import BuiltinGenerator
 from livegan.params.definitions import make_registry
-from livegan.render.engine import Engine
+from livegan.synth.engine import Engine
 from livegan.render.offline import setup_conductor
 
 FIXTURES = Path(os.environ.get("LIVEGAN_FIXTURES",

@@ -25,7 +25,7 @@ from livegan.control.triggers import declare_actions
 from livegan.errors import LiveganError
 from livegan.models.builtin import BuiltinGenerator
 from livegan.params.definitions import make_registry
-from livegan.render.engine import Engine
+from livegan.synth.engine import Engine
 from livegan.render.offline import features_at
 
 SR = 48000

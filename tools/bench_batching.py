@@ -20,7 +20,7 @@ from livegan.audio.analyzer import analyze
 from livegan.audio.demo import demo_track
 from livegan.benchinfo import write_result
 from livegan.models.builtin import BuiltinGenerator
-from livegan.render.engine import Engine
+from livegan.synth.engine import Engine
 from livegan.render.offline import BatchRunner, conduct, setup_conductor, slice_clip
 
 

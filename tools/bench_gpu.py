@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from livegan.models.base import NoiseSpec  # noqa: E402
-from livegan.render.accel import AccelOptions, FastSynthesis  # noqa: E402
+from livegan.synth.accel import AccelOptions, FastSynthesis  # noqa: E402
 
 
 class Budget:

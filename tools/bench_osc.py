@@ -83,7 +83,7 @@ def frame_loop(reg, seconds: float, size: int, device: str = "cpu") -> dict[str,
     from livegan.audio.features import FeatureFrame
     from livegan.conductor.conductor import Conductor
     from livegan.models.builtin import BuiltinGenerator
-    from livegan.render.engine import Engine
+    from livegan.synth.engine import Engine
 
     torch.set_num_threads(1)
     gen = BuiltinGenerator(seed=0, resolution=size).eval().to(device)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 BAND_NAMES = ("sub", "low", "mid", "high")
 
@@ -40,3 +41,46 @@ class FeatureFrame:
     def rest(sample_pos: int = 0, sample_rate: int = 48000) -> "FeatureFrame":
         """Silence: what features decay to when the input stops."""
         return FeatureFrame(sample_pos=sample_pos, time=sample_pos / sample_rate)
+
+
+def merge_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame:
+    """Several analysis hops as one: levels from the newest, events and onset peaks kept.
+
+    A video frame spans a few hops; an onset, beat or drop in a hop between two frames
+    must still reach the picture. Associative, so merging in steps equals merging at once.
+    """
+    last = frames[-1]
+    if len(frames) == 1:
+        return last
+    return replace(
+        last,
+        onset=any(f.onset for f in frames),
+        onset_strength=max(f.onset_strength for f in frames),
+        band_onsets=tuple(max(f.band_onsets[i] for f in frames) for i in range(4)),  # type: ignore[arg-type]
+        flux=max(f.flux for f in frames),
+        beat=any(f.beat for f in frames),
+        drop=any(f.drop for f in frames),
+        section=any(f.section for f in frames),
+    )
+
+
+def without_events(f: FeatureFrame) -> FeatureFrame:
+    """The same levels with no events: for a frame seen before (live, latest wins)."""
+    return replace(f, onset=False, onset_strength=0.0, beat=False, drop=False, section=False)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A reading of the beat clock, as mappings, quantize and the HUD see it."""
+
+    bpm: float = 0.0
+    beats: float = 0.0  # beats elapsed (continuous); the phase is its fractional part
+    beat: bool = False  # a beat line passed since the previous reading
+    bar: bool = False  # a bar line passed since the previous reading
+    time: float = 0.0  # audio time of this reading
+    source: str = ""  # what leads the clock: tap, analysis, manual (empty: no tempo)
+
+    def at(self, t: float) -> "Clock":
+        """The reading carried forward to audio time ``t`` at its tempo (no events)."""
+        return replace(self, beats=self.beats + max(0.0, t - self.time) * self.bpm / 60.0, beat=False, bar=False,
+                       time=max(t, self.time))

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..conductor.preset import DEFAULT_PRESET, find_preset
+from ..conductor.preset import DEFAULT_PRESET
 from ..errors import LiveganError
 
 
@@ -24,22 +24,10 @@ def add_parser(sub) -> None:
     p.add_argument("--json", default=None, help="also write the numbers to this file")
     p.add_argument("--fps", type=int, default=24, help="video frames per second to measure at (default 24)")
     p.add_argument("--size", type=int, default=64, help="side of the measured frames in pixels (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latent keyframes")
+    p.add_argument("--seed", type=int, default=None, help="latent seed (default: the preset's, else 0)")
     p.add_argument("--start", type=float, default=0.0, help="start time in the audio (s)")
     p.add_argument("--duration", type=float, default=None, help="seconds to analyse (default: to the end)")
     p.add_argument("--name", default=None, help="file name stem of the plots (default: from the audio)")
-
-
-def _generator(spec: str, size: int):
-    from ..models.load import load_generator, parse_builtin_seed
-
-    seed = parse_builtin_seed(spec)
-    if seed is not None:
-        from ..models.builtin import BuiltinGenerator
-
-        # The report only needs small frames: run the embedded model at that size.
-        return BuiltinGenerator(seed=seed, resolution=max(16, size)).eval()
-    return load_generator(spec, device="cpu")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
         raise LiveganError(f"--fps {args.fps}: expected 1 to 120")
     if not 16 <= args.size <= 1024:
         raise LiveganError(f"--size {args.size}: expected 16 to 1024")
-    find_preset(args.preset)
     true_bpm = silences = None
     if args.demo or args.track:
         name = "demo" if args.demo else args.track
@@ -71,14 +58,20 @@ def run(args: argparse.Namespace) -> int:
         clip = load_audio(args.audio)
         stem = args.name or Path(args.audio).stem
     clip = slice_clip(clip, args.start, args.duration)
+    from ..models.load import parse_builtin_seed  # noqa: PLC0415
+    from ..session import Session, SessionSpec  # noqa: PLC0415
+
+    # The report only needs small frames: the embedded model renders at that size.
+    small = max(16, args.size) if parse_builtin_seed(args.model) is not None else None
+    session = Session(SessionSpec(model=args.model, preset=args.preset, seed=args.seed, model_size=small,
+                                  device="cpu", sample_rate=int(clip.sample_rate)))
     out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LiveganError(f"-o {args.output}: cannot create the directory ({exc.strerror})") from None
 
-    r = measure(clip, _generator(args.model, args.size), preset=args.preset, fps=args.fps, size=args.size,
-                seed=args.seed, true_bpm=true_bpm, silences=silences)
+    r = measure(clip, session, fps=args.fps, size=args.size, true_bpm=true_bpm, silences=silences)
     numbers = {"audio": stem, "preset": args.preset, "model": args.model, **r.summary()}
     title = f"{stem} / preset {args.preset}"
     plot_overview(r, out / f"report-{stem}.png", title)

@@ -37,7 +37,7 @@ def audio_devices() -> tuple[list[dict], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..live.gl_context import list_monitors  # noqa: PLC0415
+    from ..gl.context import list_monitors  # noqa: PLC0415
 
     devices, problem = audio_devices()
     monitors = list_monitors()

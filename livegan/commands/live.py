@@ -34,6 +34,13 @@ def _window(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _set_threads(requested: int | None) -> None:
+    import torch  # noqa: PLC0415
+
+    # With audio, analysis and GL sharing the cores, fewer torch threads are steadier.
+    torch.set_num_threads(requested or max(1, min(4, (os.cpu_count() or 2) - 1)))
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("live", help="play live: audio in, pictures out (window or headless)",
                               description="Run livegan live. Keys: F fullscreen, H HUD, Left/Right preset, "
@@ -59,7 +66,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sample-rate", type=int, default=48000, help="capture rate for --audio-device")
     p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
     p.add_argument("--no-hud", action="store_true", help="start with the HUD hidden")
-    p.add_argument("--seed", type=int, default=0, help="conductor seed")
+    p.add_argument("--seed", type=int, default=None, help="latent seed (default: the preset's, else 0)")
     p.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on --osc-host:PORT")
     p.add_argument("--osc-host", default="127.0.0.1", help="OSC bind address (default 127.0.0.1)")
     p.add_argument("--record", metavar="SET", default=None,
@@ -83,13 +90,12 @@ def run(args: argparse.Namespace) -> int:
                      output_device=args.output_device, model=args.model, size=args.size, window=args.window,
                      preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
                      duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
-                     device=args.device, threads=args.threads, refresh_hz=args.fps, shader_dir=args.shaders,
+                     device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
                      seed=args.seed, hud=not args.no_hud, record=args.record)
-    from ..params.definitions import make_registry  # noqa: PLC0415
-
-    registry = make_registry()
+    _set_threads(args.threads)
     osc = None
-    app = LiveApp(cfg, registry=registry)
+    app = LiveApp(cfg)  # builds the session: a bad preset or model fails here, before any window
+    registry = app.registry
     if args.osc_port is not None:
         from ..control.osc_server import OscServer  # noqa: PLC0415
 

@@ -1,4 +1,8 @@
-"""``livegan render AUDIO -o OUT.mp4``: offline, frame-exact, with the original audio."""
+"""``livegan render AUDIO -o OUT.mp4``: offline, frame-exact, with the original audio.
+
+``--replay SET`` re-renders a set recorded live at the instants the audience saw (or at
+``--fps N``); ``--check`` compares the re-rendered pictures with the set's thumbnails.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,52 @@ import argparse
 import json
 from pathlib import Path
 
-from ..conductor.preset import DEFAULT_PRESET, find_preset
+from ..conductor.preset import DEFAULT_PRESET
 from ..errors import LiveganError
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("render", help="render a music video from an audio file",
-                       description="Render AUDIO to an H.264 MP4 with the original audio muxed.")
-    p.add_argument("audio", nargs="?", help="WAV, FLAC, OGG or MP3 file (omit with --demo)")
-    p.add_argument("-o", "--output", required=True, help="output .mp4 path")
+                       description="Render AUDIO to an H.264 MP4 with the original audio muxed, through the "
+                                   "preset's effect chain (as the live show draws it).")
+    p.add_argument("audio", nargs="?", help="WAV, FLAC, OGG or MP3 file (omit with --demo or --replay)")
+    p.add_argument("-o", "--output", default=None, help="output .mp4 path (optional with --replay SET --check)")
     p.add_argument("--demo", action="store_true", help="render the built-in 30 s demo track instead of AUDIO")
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset name or .toml path (default {DEFAULT_PRESET})")
-    p.add_argument("--model", default="builtin", help="builtin, builtin:SEED, a StyleGAN .pkl or .safetensors")
-    p.add_argument("--size", default="512x512", help="WIDTHxHEIGHT (default 512x512)")
-    p.add_argument("--fps", type=float, default=30, help="frames per second (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latent keyframes")
+    p.add_argument("--preset", default=None, help=f"preset name or .toml path (default {DEFAULT_PRESET}; "
+                                                  f"with --replay, the set's)")
+    p.add_argument("--model", default=None, help="builtin, builtin:SEED, a StyleGAN .pkl or .safetensors "
+                                                 "(default builtin; with --replay, the set's)")
+    p.add_argument("--model-size", type=int, default=None, metavar="N",
+                   help="side the model's frames are made at (default: the model's own, builtin 512; "
+                        "with --replay, the set's)")
+    p.add_argument("--size", default=None, help="output WIDTHxHEIGHT (default 512x512; with --replay, the live size)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frames per second (default 30; with --replay, the live display rate and its instants)")
+    p.add_argument("--seed", type=int, default=None, help="latent seed (default: the preset's, else 0)")
     p.add_argument("--start", type=float, default=0.0, help="start time in the audio (s)")
     p.add_argument("--duration", type=float, default=None, help="seconds to render (default: to the end)")
-    p.add_argument("--batch", type=int, default=8, help="frames per generator call")
+    p.add_argument("--batch", type=int, default=None,
+                   help="frames per generator call (default 8; a replay at the live instants: 1, as live)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
-    p.add_argument("--replay", default=None, help="a set recorded with `livegan live --record`")
+    p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
+    p.add_argument("--no-effects", action="store_true",
+                   help="skip the preset's shader effects (the model's frames, scaled to --size)")
+    p.add_argument("--replay", default=None, metavar="SET", help="a set recorded with `livegan live --record`")
+    p.add_argument("--check", action="store_true",
+                   help="with --replay: compare the re-rendered frames with the set's live thumbnails; "
+                        "exit 1 when they differ by more than 2 levels")
     p.add_argument("--stats-json", default=None, help="write timings here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted render of the same settings from its last complete chunk")
 
 
-def _identity(args: argparse.Namespace) -> dict:
+def _identity(model: str, replay: str | None) -> dict:
     """What --resume must find unchanged besides the audio and preset: the model and replayed set files."""
-    ident = {"model": args.model}
-    for key, name in (("model_file", args.model), ("replay_file", args.replay)):
+    ident = {}
+    for key, name in (("model_file", model), ("replay_file", replay)):
         p = Path(name) if name else None
         if p is not None and p.is_file():
             st = p.stat()
@@ -45,46 +63,105 @@ def _identity(args: argparse.Namespace) -> dict:
     return ident
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..audio.io import load_audio
-    from ..models.load import load_generator
-    from ..render.offline import check_fps, parse_size, render, slice_clip
-
-    # Check every argument before doing any work, so a typo writes nothing.
-    size = parse_size(args.size)
-    fps = check_fps(args.fps)
-    if args.batch < 1:
+def _check_args(args: argparse.Namespace) -> None:
+    """Every argument that can be checked without reading a file, so a typo writes nothing."""
+    if args.batch is not None and args.batch < 1:
         raise LiveganError(f"--batch {args.batch}: must be at least 1")
-    out = Path(args.output)
-    if out.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+    if args.model_size is not None and not 16 <= args.model_size <= 4096:
+        raise LiveganError(f"--model-size {args.model_size}: must be 16..4096")
+    if args.check and not args.replay:
+        raise LiveganError("--check compares a replay with its recording: give --replay SET")
+    if args.output is None and not (args.replay and args.check):
+        raise LiveganError("-o OUT.mp4 is required (only --replay SET --check runs without it)")
+    if args.output is not None and Path(args.output).suffix.lower() not in (".mp4", ".mov", ".m4v"):
         raise LiveganError(f"-o {args.output}: the output must be an .mp4 (or .mov/.m4v) file")
-    find_preset(args.preset)
-    on_time = None
-    registry = None
+    if args.replay and (args.audio or args.demo):
+        raise LiveganError("--replay renders the set's own audio: leave out AUDIO and --demo")
+    if args.replay and (args.start or args.duration is not None):
+        raise LiveganError("--replay renders the whole set: leave out --start and --duration")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..render.offline import check_fps, parse_size, render, slice_clip  # noqa: PLC0415
+    from ..session import Session, SessionSpec  # noqa: PLC0415
+
+    _check_args(args)
+    size = parse_size(args.size) if args.size else None
+    fps = check_fps(args.fps) if args.fps is not None else None
+    out = Path(args.output) if args.output else None
+    check = None
     if args.replay:
-        from ..control.recording import replay_setup
+        from ..record.replay import SetReplayer  # noqa: PLC0415
+        from ..record.setfile import load_set  # noqa: PLC0415
+        from ..render.replay import CHECK_LIMIT, render_replay  # noqa: PLC0415
 
-        clip, registry, on_time = replay_setup(args.replay)
-    elif args.demo:
-        if args.audio:
-            raise LiveganError("give either AUDIO or --demo, not both")
-        from ..audio.demo import demo_track
+        recorded = load_set(args.replay)
+        live = recorded.meta.get("session", {})
+        spec = SessionSpec(model=args.model or live.get("model") or "builtin",
+                           preset=args.preset or live.get("preset") or DEFAULT_PRESET,
+                           model_size=args.model_size or live.get("model_size"), device=args.device or "auto",
+                           shader_dir=args.shaders or live.get("shader_dir"), sample_rate=recorded.sample_rate)
+        if args.seed is not None:
+            raise LiveganError("--replay uses the set's seed: leave out --seed")
+        exact = fps is None and len(recorded.display) > 0
+        threads = recorded.meta.get("torch_threads")
+        if exact and threads:
+            # The live path's own arithmetic: the live thread count from before the model is
+            # built (its constants too), one frame per call. Float sums then run in the same
+            # order and the pictures match the live ones bit for bit.
+            import torch  # noqa: PLC0415
 
-        clip = demo_track()
+            torch.set_num_threads(int(threads))
+        session = Session(spec)  # the set's own start values replace the preset's as the replay begins
+        identity = _identity(spec.model, args.replay)
+        if exact:
+            live_size = tuple(recorded.meta.get("output_size") or (512, 512))
+            if args.check and size is not None and tuple(size) != live_size:
+                raise LiveganError(f"--check compares at the live size {live_size[0]}x{live_size[1]}: "
+                                   f"leave out --size")
+            result = render_replay(recorded, out, session, size or live_size,
+                                   max(1, round(float(recorded.meta.get("refresh_hz", 30.0)))), batch=args.batch or 1,
+                                   progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset,
+                                   resume=args.resume, check=args.check, identity=identity)
+            check = result.check
+        else:
+            if args.check:
+                raise LiveganError("--check compares the live instants: leave out --fps")
+            result = render(recorded.audio, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
+                            progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset,
+                            on_time=SetReplayer(recorded, session.registry).advance, resume=args.resume,
+                            identity=identity, effects=not args.no_effects)
     else:
-        if not args.audio:
-            raise LiveganError("no audio: give an AUDIO file, or --demo")
-        clip = load_audio(args.audio)
-    clip = slice_clip(clip, args.start, args.duration)
-    generator = load_generator(args.model, device="cpu")
-    result = render(clip, out, generator, preset=args.preset, size=size, fps=fps, seed=args.seed,
-                    batch=args.batch, device=args.device, progress=not args.quiet, crf=args.crf,
-                    x264_preset=args.x264_preset, registry=registry, on_time=on_time, resume=args.resume,
-                    identity=_identity(args))
+        from ..audio.io import load_audio  # noqa: PLC0415
+
+        if args.demo:
+            if args.audio:
+                raise LiveganError("give either AUDIO or --demo, not both")
+            from ..audio.demo import demo_track  # noqa: PLC0415
+
+            clip = demo_track()
+        else:
+            if not args.audio:
+                raise LiveganError("no audio: give an AUDIO file, or --demo")
+            clip = load_audio(args.audio)
+        clip = slice_clip(clip, args.start, args.duration)
+        model = args.model or "builtin"
+        session = Session(SessionSpec(model=model, preset=args.preset or DEFAULT_PRESET, seed=args.seed,
+                                      model_size=args.model_size, device=args.device or "auto",
+                                      shader_dir=args.shaders, sample_rate=int(clip.sample_rate)))
+        result = render(clip, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
+                        progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset, resume=args.resume,
+                        identity=_identity(model, None), effects=not args.no_effects)
     t = result.timings
-    print(f"{result.path}  {result.frames} frames, {result.duration:.2f} s, {result.size[0]}x{result.size[1]} "
-          f"@ {result.fps} fps  (rendered at {t['fps']:.1f} fps)")
+    if result.path is not None:
+        print(f"{result.path}  {result.frames} frames, {result.duration:.2f} s, {result.size[0]}x{result.size[1]} "
+              f"@ {result.fps} fps  (rendered at {t.get('fps', 0.0):.1f} fps)")
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps({"frames": result.frames, "resumed_chunks": result.resumed_chunks,
-                                                     **t}, indent=2))
+                                                     **t, **({"check": check} if check else {})}, indent=2))
+    if check is not None:
+        print(check["line"])
+        if check["frames"] == 0:
+            raise LiveganError(f"--check: {args.replay} keeps no thumbnails at the replayed size")
+        return 1 if check["max_diff"] > CHECK_LIMIT else 0
     return 0

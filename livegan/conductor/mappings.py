@@ -29,17 +29,19 @@ works with the embedded model and with every StyleGAN.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from ..audio.features import FeatureFrame
+from ..audio.features import Clock, FeatureFrame
 from ..errors import LiveganError
 from ..models.base import BEND_OPS, Bend, LayerInfo
 from ..models.bends import is_neutral as bend_is_neutral
+from ..smoothing import Envelope
 
 KINDS = ("push", "snap", "direction", "mix", "truncation", "noise", "bend", "transform", "flash", "jump")
 LEVELS = ("rms", "sub", "low", "mid", "high", "bass", "flux", "centroid", "build", "level",
@@ -171,49 +173,35 @@ def parse_mappings(tables: Sequence[Mapping[str, Any]], where: str = "preset") -
     return tuple(parse_mapping(t, f"{where}: mappings[{i}]") for i, t in enumerate(tables))
 
 
+def mappings_json(tables: Sequence[Mapping[str, Any]]) -> str:
+    """A preset's ``[[mappings]]`` tables as the ``preset/mappings`` registry value."""
+    return json.dumps([dict(t) for t in tables], separators=(",", ":"), sort_keys=True)
+
+
+def parse_mappings_json(text: str, where: str = "preset/mappings") -> tuple[MappingSpec, ...]:
+    """The checked specs of a ``preset/mappings`` value (MappingError names ``where``)."""
+    if not text:
+        return ()
+    try:
+        tables = json.loads(text)
+    except ValueError as exc:
+        raise MappingError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise MappingError(f"{where}: expected a JSON list of mapping tables")
+    return parse_mappings(tables, where)
+
+
+def check_mappings_json(text: str) -> None:
+    """``ParamSpec.check`` of ``preset/mappings``: a bad value is refused when it is set."""
+    from ..params.registry import ParamError
+
+    try:
+        parse_mappings_json(text)
+    except MappingError as exc:
+        raise ParamError(str(exc)) from None
+
+
 # ---- the audio side: sources and envelopes ------------------------------------------------
-
-
-def merge_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame:
-    """Several analysis hops as one: levels from the newest, events and onset peaks kept.
-
-    A video frame spans a few hops; an onset, beat or drop in a hop between two frames
-    must still reach the picture.
-    """
-    last = frames[-1]
-    if len(frames) == 1:
-        return last
-    return replace(
-        last,
-        onset=any(f.onset for f in frames),
-        onset_strength=max(f.onset_strength for f in frames),
-        band_onsets=tuple(max(f.band_onsets[i] for f in frames) for i in range(4)),  # type: ignore[arg-type]
-        flux=max(f.flux for f in frames),
-        beat=any(f.beat for f in frames),
-        drop=any(f.drop for f in frames),
-        section=any(f.section for f in frames),
-    )
-
-
-def without_events(f: FeatureFrame) -> FeatureFrame:
-    """The same levels with no events: for a frame seen before (live, latest wins)."""
-    return replace(f, onset=False, onset_strength=0.0, beat=False, drop=False, section=False)
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The beat clock as the mappings see it."""
-
-    bpm: float = 0.0
-    beats: float = 0.0  # beats elapsed (continuous); the phase is its fractional part
-    beat: bool = False
-    bar: bool = False
-    time: float = 0.0  # audio time of this reading
-
-    def at(self, t: float) -> "Clock":
-        """The reading carried forward to audio time ``t`` at its tempo (no events)."""
-        return replace(self, beats=self.beats + max(0.0, t - self.time) * self.bpm / 60.0, beat=False, bar=False,
-                       time=max(t, self.time))
 
 
 def level_value(src: str, f: FeatureFrame, level: float) -> float:
@@ -263,28 +251,58 @@ def lfo_value(src: str, beats: float) -> float:
     return 1.0 if x < 0.5 else 0.0
 
 
-class Envelope:
-    """Attack / release follower; events jump up at once and decay with the release."""
+class MappingEnvelopes:
+    """The model-free half of a preset's mappings: each mapping's shaped 0..1 value per frame.
 
-    def __init__(self, attack: float, release: float) -> None:
-        self.attack, self.release = attack, release
-        self.value = 0.0
+    Envelopes are time state (they belong to the performance and survive a model swap);
+    what a value does to the picture is ``MappingTargets``' business.
+    """
 
-    def follow(self, target: float, dt: float) -> float:
-        tau = self.attack if target > self.value else self.release
-        if tau <= 0.0:
-            self.value = target
-        elif dt > 0.0:
-            self.value = target + (self.value - target) * math.exp(-dt / tau)
-        return self.value
+    def __init__(self, specs: Sequence[MappingSpec]) -> None:
+        self.specs = specs if isinstance(specs, tuple) else tuple(specs)
+        self.envelopes = [Envelope(s.attack, s.release) for s in self.specs]
+        self.noise_phase = 0.0  # noise re-rolls (noise motion)
+        self.has_noise_motion = any(s.kind == "noise" and s.options.get("motion") for s in self.specs)
 
-    def trigger(self, strength: float, dt: float) -> float:
-        if self.release > 0.0 and dt > 0.0:
-            self.value *= math.exp(-dt / self.release)
-        elif self.release <= 0.0:
-            self.value = 0.0
-        self.value = max(self.value, strength)
-        return self.value
+    def value(self, i: int, f: FeatureFrame, clock: Clock, level: float, dt: float) -> float:
+        s, env = self.specs[i], self.envelopes[i]
+        if s.source in EVENTS:
+            strength = event_value(s.source, f, clock)
+            if s.source in ("beat", "bar") and s.gate:
+                strength *= min(1.0, 5.0 * level)  # the clock runs on through silence; the picture rests
+            v = env.trigger(strength, dt)
+        elif s.source.startswith("lfo:"):
+            v = env.follow(lfo_value(s.source, clock.beats) * (level if s.gate else 1.0), dt)
+        elif s.source == "const":
+            v = env.follow(level if s.gate else 1.0, dt)
+        else:
+            v = env.follow(level_value(s.source, f, level), dt)
+        return max(0.0, v) ** s.curve
+
+    def step(self, f: FeatureFrame, clock: Clock, level: float, dt: float, scale: float) -> "MappingLevels":
+        values = []
+        jump = False
+        for i, s in enumerate(self.specs):
+            v = self.value(i, f, clock, level, dt)
+            values.append(v)
+            if s.kind == "noise":
+                self.noise_phase += dt * float(s.options["motion"]) * v * scale
+            elif s.kind == "jump":
+                # Fires when the event arrives (the envelope jumped), not while it decays.
+                fired = s.source in EVENTS and event_value(s.source, f, clock) > 0
+                jump = jump or (fired and v * s.amount >= s.options["threshold"])
+        return MappingLevels(self.specs, tuple(values), scale, self.noise_phase, jump)
+
+
+@dataclass(frozen=True)
+class MappingLevels:
+    """One frame's mapping values (the performance's message to the latent rig)."""
+
+    specs: tuple[MappingSpec, ...] = ()
+    values: tuple[float, ...] = ()
+    scale: float = 1.0  # mapping/amount
+    noise_steps: float = 0.0
+    jump: bool = False
 
 
 # ---- the generator side ----------------------------------------------------------------------
@@ -346,24 +364,21 @@ def bend_amount(op: str, value: float, base: float, axis: str) -> float | tuple[
     return v  # rotate (degrees)
 
 
-class MappingRunner:
-    """Runs a preset's mappings for one generator, frame after frame.
+class MappingTargets:
+    """The model-specific half: what each mapping acts on in one generator, for one seed.
 
-    ``latent(seed)`` gives a w vector for a seed (the conductor's mapping of z), and
-    ``spread`` the norm of typical w offsets, so pushes have a size that suits the model.
-    Kick and snare targets come from the conductor's seed so a reseed changes them too.
+    ``latent(seed)`` gives a w vector for a seed (the rig's mapping of z), and ``spread``
+    the norm of typical w offsets, so pushes have a size that suits the model. Kick and
+    snare targets come from the seed so a reseed changes them too.
     """
 
     def __init__(self, specs: Sequence[MappingSpec], generator, latent, spread: float, base_seed: int) -> None:
         self.specs = specs if isinstance(specs, tuple) else tuple(specs)
-        self.generator = generator
         self.num_ws = generator.num_ws
         self.groups = generator.layer_groups()
         self.layers = list(generator.layers)
-        self.envelopes = [Envelope(s.attack, s.release) for s in self.specs]
         self.indices = [layer_indices(s.layers, self.groups, self.num_ws) for s in self.specs]
         self.bend_layers = [bend_layer(s.layers, self.layers, self.groups) if s.kind == "bend" else "" for s in self.specs]
-        self.values = [0.0] * len(self.specs)  # the last shaped value of each mapping (for reports and the HUD)
         self._targets: dict[int, torch.Tensor] = {}
         for i, s in enumerate(self.specs):
             if s.kind in ("snap", "mix"):
@@ -380,33 +395,13 @@ class MappingRunner:
                 dirs = directions(generator)
                 k = min(int(s.options["component"]), len(dirs.stds) - 1)
                 self._targets[i] = dirs.components[k] * dirs.stds[k]
-        self._noise_phase = 0.0
 
-    def value(self, i: int, f: FeatureFrame, clock: Clock, level: float, dt: float) -> float:
-        s, env = self.specs[i], self.envelopes[i]
-        if s.source in EVENTS:
-            strength = event_value(s.source, f, clock)
-            if s.source in ("beat", "bar") and s.gate:
-                strength *= min(1.0, 5.0 * level)  # the clock runs on through silence; the picture rests
-            v = env.trigger(strength, dt)
-        elif s.source.startswith("lfo:"):
-            v = env.follow(lfo_value(s.source, clock.beats) * (level if s.gate else 1.0), dt)
-        elif s.source == "const":
-            v = env.follow(level if s.gate else 1.0, dt)
-        else:
-            v = env.follow(level_value(s.source, f, level), dt)
-        v = max(0.0, v) ** s.curve
-        self.values[i] = v
-        return v
-
-    def step(self, ws: torch.Tensor, f: FeatureFrame, clock: Clock, level: float, dt: float,
-             scale: float = 1.0) -> Contribution:
+    def apply(self, ws: torch.Tensor, levels: MappingLevels) -> Contribution:
         """Apply every mapping to ``ws`` ([num_ws, w_dim], in place) and return the rest."""
-        out = Contribution()
+        out = Contribution(noise_steps=levels.noise_steps, jump=levels.jump)
         rot, tx, ty = 0.0, 0.0, 0.0
-        for i, s in enumerate(self.specs):
-            v = self.value(i, f, clock, level, dt)
-            a = s.amount * scale * v
+        for i, (s, v) in enumerate(zip(self.specs, levels.values)):
+            a = s.amount * levels.scale * v
             idx = self.indices[i]
             if s.kind in ("push", "direction") and idx:
                 ws[idx] += a * self._targets[i]
@@ -416,7 +411,6 @@ class MappingRunner:
                 out.psi += a
             elif s.kind == "noise":
                 out.noise_gain *= max(0.0, 1.0 + a)
-                self._noise_phase += dt * float(s.options["motion"]) * v * scale
             elif s.kind == "bend":
                 amount = bend_amount(s.options["op"], a, s.options["base"], s.options["axis"])
                 bend = Bend(self.bend_layers[i], s.options["op"], amount, s.options["channels"])
@@ -429,10 +423,5 @@ class MappingRunner:
                 ty += a if axis == "y" else 0.0
             elif s.kind == "flash":
                 out.flash = max(out.flash, min(1.0, a))
-            elif s.kind == "jump":
-                # Fires when the event arrives (the envelope jumped), not while it decays.
-                fired = s.source in EVENTS and event_value(s.source, f, clock) > 0
-                out.jump = out.jump or (fired and v * s.amount >= s.options["threshold"])
         out.rotate, out.translate = rot, (tx, ty)
-        out.noise_steps = self._noise_phase
         return out

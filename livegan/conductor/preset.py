@@ -185,19 +185,44 @@ def effect_params(preset: Preset) -> dict[str, Any]:
 
 # Kept across preset changes unless the preset sets them: the show's state and the music's tempo.
 SHOW_CONTROLS = ("show/freeze", "show/blackout", "show/master", "show/quantize", "audio/gain",
-                 "tempo/source", "tempo/bpm")
+                 "tempo/source", "tempo/bpm", "latent/seed")
+
+
+# What a preset brings beyond its [params]: saved as its own tables, not as values.
+LOOK_PARAMS = ("preset/name", "preset/mappings", "fx/order")
+
+
+def preset_values(registry: ParamRegistry, preset: Preset, keep: Iterable[str] = SHOW_CONTROLS) -> dict[str, Any]:
+    """Every value loading ``preset`` leaves in ``registry``: its own, the look it brings
+    (``preset/name``, ``preset/mappings``, ``fx/order`` and its effects switched on or off),
+    and defaults for the rest, except the show controls in ``keep`` that it does not set.
+
+    Raises PresetError (naming the file) for an effect the registry does not know.
+    """
+    from .mappings import mappings_json
+
+    where = str(preset.path or preset.name)
+    given = {k: v for k, v in {**preset.params, **effect_params(preset)}.items() if k in registry}
+    for entry in preset.effects:
+        name = entry["name"]
+        if f"fx/{name}/enabled" not in registry:
+            raise PresetError(f"{where}: effect {name!r}: there is no shader {name}.glsl")
+        given[f"fx/{name}/enabled"] = entry.get("enabled", True)
+    look = {"preset/name": preset.name, "preset/mappings": mappings_json(preset.mappings),
+            "fx/order": ",".join(e["name"] for e in preset.effects)}
+    given.update({k: v for k, v in look.items() if k in registry})
+    checked = {k: registry.spec(k).coerce(v) for k, v in given.items()}  # raises before anything changes
+    keep = set(keep)
+    defaults = {s.name: s.default for s in registry.specs()
+                if s.type != "trigger" and s.name not in keep and s.name not in checked}
+    return {**defaults, **checked}
 
 
 def apply_preset(registry: ParamRegistry, preset: Preset, source: str = "preset",
                  keep: Iterable[str] = SHOW_CONTROLS) -> None:
-    """Reset to defaults, then set the preset's values: all or nothing.
+    """Reset to defaults, then set the preset's values and look: all or nothing, in one update.
 
     Show-control values (``keep``) survive a preset change unless the preset sets them: a
-    VJ's blackout must not lift, nor a tempo typed in be lost, because a preset loaded.
+    VJ's blackout must not lift, nor a tempo typed in or the seed be lost, because a preset loaded.
     """
-    values = {k: v for k, v in {**preset.params, **effect_params(preset)}.items() if k in registry}
-    checked = {k: registry.spec(k).coerce(v) for k, v in values.items()}  # raises before anything changes
-    keep = set(keep)
-    defaults = {s.name: s.default for s in registry.specs()
-                if s.type != "trigger" and s.name not in keep and s.name not in checked}
-    registry.update({**defaults, **checked}, source=source)
+    registry.update(preset_values(registry, preset, keep), source=source)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..conductor.preset import SHOW_CONTROLS, Preset, effect_params
+from ..conductor.preset import SHOW_CONTROLS, Preset, preset_values
 from ..params.registry import ParamRegistry
 
 SHOW_KEEP = SHOW_CONTROLS  # a morph leaves alone what a preset load leaves alone
@@ -43,11 +43,7 @@ class Morph:
 
 def preset_targets(registry: ParamRegistry, preset: Preset, keep: tuple[str, ...] = SHOW_KEEP) -> dict[str, Any]:
     """The values loading ``preset`` would leave: its own, and defaults for everything else."""
-    given = {k: registry.spec(k).coerce(v) for k, v in {**preset.params, **effect_params(preset)}.items()
-             if k in registry}
-    out = {s.name: s.default for s in registry.specs() if s.type != "trigger" and s.name not in keep}
-    out.update(given)
-    return out
+    return preset_values(registry, preset, keep)
 
 
 class MorphRunner:

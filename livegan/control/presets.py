@@ -35,7 +35,7 @@ def resolve_preset(ref: PresetRef) -> str:
 
 def preset_values(registry: ParamRegistry, keep: Iterable[str] = SHOW_KEEP) -> dict[str, Any]:
     """Every stored value except show controls, for saving."""
-    skip = set(keep)
+    skip = set(keep) | set(presets.LOOK_PARAMS)
     snap = registry.peek().values
     return {s.name: snap[s.name] for s in registry.specs() if s.type != "trigger" and s.name not in skip}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import LiveganError
-from ..params.registry import ParamRegistry, ParamSpec
+from ..params.definitions import ACTION_SPECS, declare_actions  # noqa: F401 - part of this module's face
 from .osc_packet import IMPULSE
 from .osc_validate import BAD_ARGS, OUT_OF_RANGE, ArgError, is_number
 
@@ -32,26 +32,10 @@ class ControlActions:
     load_model: Callable[[str, float], None] | None = None  # (path, crossfade seconds)
 
 
-# The action addresses, declared like parameters so the OSCQuery tree, the docs and MIDI
-# learn list them. Their argument lists are checked by parse_action_args below.
-ACTION_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("preset/load", "trigger", description="load a preset: s name, or i index into the preset list"),
-    ParamSpec("preset/save", "trigger", description="save the current values as presets/<name>.toml: s name"),
-    ParamSpec("preset/morph", "trigger",
-              description="morph to a preset: s name (or i index), f duration, optional s unit 's' or 'beats'"),
-    ParamSpec("model/load", "trigger", description="load a model with a crossfade: s path, optional f seconds (2)"),
-)
 ACTION_NAMES = frozenset(s.name for s in ACTION_SPECS)
 ACTION_SIGNATURES = {"preset/load": "s|i", "preset/save": "s", "preset/morph": "s|i f [s]", "model/load": "s [f]"}
 MAX_MORPH = 3600.0
 MAX_CROSSFADE = 60.0
-
-
-def declare_actions(registry: ParamRegistry) -> None:
-    """Declare the action triggers (idempotent) so recorders and the HUD see them fire."""
-    for spec in ACTION_SPECS:
-        if spec.name not in registry:
-            registry.declare(spec)
 
 
 def trigger_fires(args: tuple[Any, ...]) -> bool:

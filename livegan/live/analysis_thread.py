@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
-from ..audio.features import FeatureFrame
-from ..conductor.mappings import merge_frames
+from ..audio.features import FeatureFrame, merge_frames
 from .latest import Latest
 from .ringbuffer import AudioRing
 from .worker import Worker
@@ -23,7 +22,7 @@ class AnalysisThread(Worker):
     def __init__(self, ring: AudioRing, analyzer, out: Latest[FeatureFrame],
                  gain=lambda: 1.0, max_lag_s: float = 0.25, tap=None) -> None:
         self.ring = ring
-        self.tap = tap  # called with every block the analyzer hears (set recording)
+        self.tap = tap  # (block, gain, offset) for every block the analyzer hears (set recording)
         self.analyzer = analyzer
         self.out = out
         self.gain = gain
@@ -47,9 +46,9 @@ class AnalysisThread(Worker):
             pos = start + len(block)
             offset = start - fed  # ring position = analyzer position + offset
             fed += len(block)
-            if self.tap is not None:
-                self.tap(block)
             g = float(self.gain())
+            if self.tap is not None:
+                self.tap(block, g, offset)
             frames = self.analyzer.process(block * g if g != 1.0 else block)
             if not frames:
                 continue

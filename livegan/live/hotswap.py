@@ -10,7 +10,6 @@ clear line for the HUD and the log. Out of memory is tried once more at fp16 fir
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -20,37 +19,17 @@ from typing import Callable
 
 import torch
 
-from ..audio.features import FeatureFrame
+from ..conductor.performance import Groove
 from ..errors import LiveganError
 from ..oom import free_device_memory, is_out_of_memory, trim_malloc
-from ..params.registry import ParamRegistry
 from .inference_thread import HostCopier, Renderer
 
 log = logging.getLogger("livegan.live.swap")
 TRIM_AFTER_S = 1.0  # the old model is gone by then: the inference thread moved on at its next frame
 
-# (model spec, precision) -> (renderer, display name). Raises on any failure.
-Builder = Callable[[str, str], tuple[Renderer, str]]
-
-
-def live_builder(cfg, sample_rate: int) -> Builder:
-    """The live app's own model path (``build_renderer``) for another model spec."""
-
-    def build(spec: str, precision: str) -> tuple[Renderer, str]:
-        from ..models.load import apply_precision  # noqa: PLC0415
-        from ..render.engine import Engine  # noqa: PLC0415
-        from .app import build_renderer  # noqa: PLC0415
-        from .inference_thread import ModelRenderer  # noqa: PLC0415
-
-        renderer, name, _ = build_renderer(dataclasses.replace(cfg, model=spec), sample_rate)
-        if precision != "auto":
-            eng = renderer.engine
-            gen = apply_precision(eng.generator, precision, eng.device)
-            renderer = ModelRenderer(renderer.conductor, Engine(gen, eng.device, size=eng.size))
-            name = f"{name} {precision}"
-        return renderer, name
-
-    return build
+# (model spec, precision) -> a renderer with ``spec``, ``name`` and ``render(groove)`` (a
+# ``ModelPath``: ``Session.load_model``). Raises on any failure.
+Builder = Callable[[str, str], Renderer]
 
 
 @dataclass(frozen=True)
@@ -67,15 +46,10 @@ class SwapResult:
 class ModelSwapper:
     """Owns model loads for one inference thread. ``request`` matches ``ControlActions.load_model``."""
 
-    def __init__(self, inference, registry: ParamRegistry, build: Builder,
-                 on_result: Callable[[SwapResult], None] | None = None,
-                 install: Callable[[Renderer], None] | None = None) -> None:
-        self.inference = inference  # anything with a ``renderer`` attribute (InferenceThread)
-        self.registry = registry
+    def __init__(self, slot, build: Builder, on_result: Callable[[SwapResult], None] | None = None) -> None:
+        self.slot = slot  # anything with a ``renderer`` attribute (the watchdog's guard)
         self.build = build
         self.on_result = on_result
-        # Puts a working renderer live; the app's also hands the show's mappings and beat clock over.
-        self.install = install or (lambda renderer: setattr(self.inference, "renderer", renderer))
         self.model_name = ""
         self.message = ""  # the last outcome, one line
         self.results: list[SwapResult] = []
@@ -106,14 +80,14 @@ class ModelSwapper:
 
     # ---- loader thread -------------------------------------------------------------------
     def _try(self, spec: str, precision: str) -> tuple[Renderer, str]:
-        renderer, name = self.build(spec, precision)
+        renderer = self.build(spec, precision)
         self._probe(renderer)
-        return renderer, name
+        return renderer, renderer.name
 
     def _probe(self, renderer: Renderer) -> None:
-        """One frame on silence: a model that cannot make a picture is incompatible."""
+        """One frame at rest: a model that cannot make a picture is incompatible."""
         with torch.inference_mode():
-            img = HostCopier()(renderer.render(FeatureFrame.rest(0), self.registry.peek()))
+            img = HostCopier()(renderer.render(Groove()))
         if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
             raise LiveganError(f"the model made a picture of shape {list(img.shape)}, not [H, W, 3]")
 
@@ -138,7 +112,7 @@ class ModelSwapper:
             keep = self.model_name or "the current model"
             self._finish(SwapResult(spec, False, f"{what} (keeping {keep})", time.perf_counter() - t0, precision))
             return
-        self.install(renderer)  # picked up by the inference thread's next frame
+        self.slot.renderer = renderer  # picked up by the inference thread's next tick (one assignment)
         # Once the inference thread has let go of the old model (its next frame), trim the heap.
         trim = threading.Timer(TRIM_AFTER_S, trim_malloc)
         trim.daemon = True  # a pending trim never holds up quitting

@@ -1,19 +1,23 @@
-"""The inference thread: newest features + a parameter snapshot -> conductor -> model -> frame.
+"""The inference thread: newest features + a parameter snapshot -> performance -> model -> frame.
 
-It waits on new features only (never on the display) and publishes each picture to a
-latest-wins slot; a picture the display has not taken yet is simply replaced.
+It owns the performance (every tick steps it, frozen or not, so a tap or a reseed sent
+during a freeze counts) and renders through whatever model path the slot holds (a hot
+swap replaces it between ticks). It waits on new features only (never on the display)
+and publishes each picture, and the beat clock, to latest-wins slots.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
 
-from ..audio.features import FeatureFrame
+from ..audio.features import Clock, FeatureFrame
+from ..conductor.performance import Groove, Performance
 from ..params.registry import ParamRegistry, Snapshot
 from .latest import Latest
 from .worker import Worker
@@ -28,12 +32,29 @@ class RenderedFrame:
     time: float
     features: FeatureFrame
     inference_ms: float
-    index: int
+    index: int  # unique over the show (a recorded set's display records name it)
 
 
 class Renderer(Protocol):
-    def render(self, features: FeatureFrame, snap: Snapshot) -> torch.Tensor | np.ndarray:
+    """What the inference thread renders with: a ``ModelPath``, or a test double."""
+
+    spec: str  # the model spec, as a recorded set keeps it
+    name: str  # for the HUD and the log
+
+    def render(self, groove: Groove) -> torch.Tensor | np.ndarray:
         """A uint8 [H, W, 3] (or [1, H, W, 3]) picture on any device."""
+
+
+class RendererSlot(Protocol):
+    """Holds the live renderer (a hot swap assigns ``renderer``) and runs it (the watchdog's guard)."""
+
+    renderer: Renderer
+
+    def render(self, renderer: Renderer, groove: Groove) -> torch.Tensor | np.ndarray: ...
+
+
+# (snapshot, audio time, newest sample, model frame index or -1, model spec when it changed)
+TickHook = Callable[[Snapshot, float, int, int, "str | None"], None]
 
 
 class HostCopier:
@@ -68,39 +89,36 @@ class HostCopier:
         return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
-class ModelRenderer:
-    """The real path: Conductor.step + Engine.generate."""
-
-    def __init__(self, conductor, engine) -> None:
-        self.conductor = conductor
-        self.engine = engine
-
-    def render(self, features: FeatureFrame, snap: Snapshot) -> torch.Tensor:
-        inputs = self.conductor.step(features, snap, features.time)
-        return self.engine.generate([inputs])[0]
-
-
 class InferenceThread(Worker):
     join_timeout_s = 10.0
 
-    def __init__(self, features: Latest[FeatureFrame], registry: ParamRegistry, renderer: Renderer,
-                 out: Latest[RenderedFrame], idle_s: float = 0.1, max_fps: float | None = None,
-                 on_snapshot=None) -> None:
-        self.on_snapshot = on_snapshot  # (snapshot, audio time) after each frame's snapshot: set recording
+    def __init__(self, features: Latest[FeatureFrame], registry: ParamRegistry, performance: Performance,
+                 slot: RendererSlot, out: Latest[RenderedFrame], clock_out: Latest[Clock],
+                 frame_ids: "itertools.count[int]", idle_s: float = 0.1, max_fps: float | None = None,
+                 on_tick: TickHook | None = None) -> None:
         self.features = features
         self.registry = registry
-        self.renderer = renderer
+        self.performance = performance
+        self.slot = slot
         self.out = out
+        self.clock_out = clock_out
+        self.frame_ids = frame_ids  # shared with a replacement thread: indices stay unique
+        self.on_tick = on_tick  # set recording
         self.idle_s = idle_s
         # Frames faster than the display can show are wasted work that starves the GL thread
         # on a CPU; this caps the rate (it never waits for the display itself).
         self.min_interval = 1.0 / max_fps if max_fps else 0.0
         self.copy = HostCopier()
         self.error: str | None = None  # last failure, for the HUD (the thread keeps going)
+        self.model_spec: str | None = None  # the model the last tick rendered with
+        # OpenMP's thread count is per thread: a new thread would start at the machine's
+        # default, not the count the show chose (and a replay, on the main thread, uses).
+        self.threads = torch.get_num_threads()
         super().__init__("inference")
 
     def _run(self) -> None:
-        version, index = 0, 0
+        torch.set_num_threads(self.threads)
+        version = 0
         last_start = 0.0
         while not self._stop.is_set():
             wait = last_start + self.min_interval - time.perf_counter()
@@ -111,17 +129,23 @@ class InferenceThread(Worker):
                 continue
             version = v
             snap = self.registry.snapshot()
-            if self.on_snapshot is not None:
-                self.on_snapshot(snap, feat.time)
-            if snap.get("show/freeze", False) and self.out.version > 0:
-                continue  # hold the picture; the display keeps showing it
+            groove = self.performance.step(feat, snap, feat.time)
+            self.clock_out.put(groove.clock)
+            hold = groove.frozen and self.out.version > 0  # the display keeps showing the picture
+            renderer = self.slot.renderer
+            index = -1 if hold else next(self.frame_ids)
+            changed = renderer.spec if renderer.spec != self.model_spec else None
+            self.model_spec = renderer.spec
+            if self.on_tick is not None:
+                self.on_tick(snap, feat.time, feat.sample_pos, index, changed)
+            if hold:
+                continue
             t0 = last_start = time.perf_counter()
             try:
                 with torch.inference_mode():
-                    pixels = self.copy(self.renderer.render(feat, snap))
+                    pixels = self.copy(self.slot.render(renderer, groove))
             except Exception as exc:  # a model failure must not stop the show: keep the last picture
                 self.error = f"{type(exc).__name__}: {exc}"
                 continue
             ms = (time.perf_counter() - t0) * 1000.0
-            index += 1
             self.out.put(RenderedFrame(pixels, feat.sample_pos, feat.time, feat, ms, index))

@@ -46,6 +46,13 @@ class Latest(Generic[T]):
             self._read_version = max(self._read_version, self._version)
             return self._value, self._version
 
+    def peek(self) -> tuple[T | None, int]:
+        """The newest value, without marking it read: for a second reader (the display reads
+        the features for its uniforms; only the inference thread's takes count, so an unread
+        frame's events are still merged into the next one for it)."""
+        with self._cond:
+            return self._value, self._version
+
     def wait_newer(self, version: int, timeout: float) -> tuple[T | None, int]:
         """Wait until the version passes ``version`` (or the timeout); return the newest."""
         with self._cond:

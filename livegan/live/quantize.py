@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..conductor.mappings import Clock
+from ..audio.features import Clock
 
 T = TypeVar("T")
 BEATS_PER_BAR = 4

@@ -36,12 +36,13 @@ class StallGuard:
         self._epoch = 0
         self._lock = threading.Lock()
 
-    def render(self, features, snap):
+    def render(self, renderer, groove):
+        """Run ``renderer`` (the slot's, as the caller read it) on one groove."""
         with self._lock:
             epoch = self._epoch
             start = self.busy_since = time.perf_counter()
         try:
-            out = self.renderer.render(features, snap)
+            out = renderer.render(groove)
         finally:
             with self._lock:
                 if epoch == self._epoch:

@@ -20,6 +20,7 @@ from .loading.nvpkl import OfficialNetwork, read_network_pickle
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+BUILTIN_SIZE = 512  # the side the embedded model renders at unless told
 SPEC_HELP = "'builtin', 'builtin:SEED', an NVIDIA .pkl or a livegan .safetensors file"
 
 
@@ -92,15 +93,20 @@ def apply_precision(gen: Generator, precision: str, device: torch.device) -> Gen
     return gen
 
 
-def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "auto") -> Generator:
-    """A ready-to-run generator (eval mode, no grads) from ``spec`` on ``device``."""
+def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "auto",
+                   size: int | None = None) -> Generator:
+    """A ready-to-run generator (eval mode, no grads) from ``spec`` on ``device``.
+
+    The one place a model spec becomes a generator. ``size`` is the side the embedded model
+    renders at (it has no native size; default 512); a file's model keeps its own resolution.
+    """
     dev = _device(device)
     text = os.fspath(spec)
     seed = parse_builtin_seed(text)
     if seed is not None:
         from .builtin import BuiltinGenerator
 
-        gen: Generator = BuiltinGenerator(seed=seed)
+        gen: Generator = BuiltinGenerator(seed=seed, resolution=int(size or BUILTIN_SIZE))
     else:
         gen = build_network(read_network(text))
     gen = gen.eval().requires_grad_(False).to(dev)

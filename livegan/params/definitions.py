@@ -27,7 +27,8 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
     _f("latent/chroma", 0.4, 0.0, 1.0, "how much the harmony (chroma) chooses between keyframes", "", 0.5),
     ParamSpec("latent/keyframes", "int", 8, 2, 64, "", "number of latent keyframes in the loop"),
     ParamSpec("latent/seed", "int", 0, 0, 2**31 - 1, "", "seed of the keyframe latents"),
-    _t("latent/reseed", "pick new keyframe latents (seed + 1)"),
+    ParamSpec("latent/reseed", "trigger", description="pick new keyframe latents (latent/seed + 1)",
+              increments="latent/seed"),
     _t("latent/next", "jump to the next keyframe"),
     # Layer groups driven by bands.
     _f("layers/bass_coarse", 0.6, 0.0, 2.0, "bass energy pushes the coarse layers (structure)", "", 0.05),
@@ -66,9 +67,35 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
     _f("tempo/bpm", 0.0, 0.0, 300.0, "manual tempo (used when nothing else gives one, or with source manual)", "BPM"),
     ParamSpec("tempo/loop_bars", "int", 0, 0, 64, "bars", "walk the keyframe loop once every N bars (0: free motion)"),
     _f("mapping/amount", 1.0, 0.0, 2.0, "scales every preset mapping", "", 0.2),
+    # The look a preset brings beyond values: its name, audio mappings and effect order. They
+    # live here so that a preset load reaches the conductor and the display as one registry
+    # update, and a recorded set replays it.
+    ParamSpec("preset/name", "string", "", description="the preset on screen (set by preset loads)"),
+    ParamSpec("preset/mappings", "string", "", max=65536,
+              description="the preset's audio mappings: a JSON list of mapping tables (presets/README.md)"),
+    ParamSpec("fx/order", "string", "", max=1024,
+              description="order of the middle shader effects, comma-separated (first/last effects keep their place)"),
     *(_f(f"ganspace/{k}", 0.0, -3.0, 3.0, f"move along principal direction {k} of the model's w space", "sd", 0.2)
       for k in range(8)),
 )
+
+
+# The action addresses, declared like parameters so the OSCQuery tree, the docs and MIDI
+# learn list them. Their argument lists are checked by parse_action_args below.
+ACTION_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("preset/load", "trigger", description="load a preset: s name, or i index into the preset list"),
+    ParamSpec("preset/save", "trigger", description="save the current values as presets/<name>.toml: s name"),
+    ParamSpec("preset/morph", "trigger",
+              description="morph to a preset: s name (or i index), f duration, optional s unit 's' or 'beats'"),
+    ParamSpec("model/load", "trigger", description="load a model with a crossfade: s path, optional f seconds (2)"),
+)
+
+
+def declare_actions(registry: ParamRegistry) -> None:
+    """Declare the action triggers (idempotent) so recorders and the HUD see them fire."""
+    for spec in ACTION_SPECS:
+        if spec.name not in registry:
+            registry.declare(spec)
 
 
 def make_registry(clock: Callable[[], float] | None = None) -> ParamRegistry:

@@ -43,6 +43,11 @@ class ParamSpec:
     smoothing: float = 0.0
     choices: tuple[str, ...] = ()
     group: str = ""
+    # A trigger that, when fired, also adds 1 to this int parameter (wrapping at its max):
+    # ``latent/reseed`` moves ``latent/seed`` on, so the seed a controller reads is the one in use.
+    increments: str = ""
+    # An extra check of a value (raises ParamError); a string's max length is ``max`` (else 4096).
+    check: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:
@@ -77,7 +82,10 @@ class ParamSpec:
                 return self.choices[int(value)]
             raise self._bad(value)
         if t == "string":
-            if isinstance(value, str) and len(value) <= 4096:
+            limit = int(self.max) if self.max is not None else 4096
+            if isinstance(value, str) and len(value) <= limit:
+                if self.check is not None:
+                    self.check(value)
                 return value
             raise self._bad(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -224,19 +232,29 @@ class ParamRegistry:
         spec = self.spec(name)
         v = spec.coerce(value)
         with self._lock:
-            self._seq += 1
-            change = ParamChange(name, v if spec.type != "trigger" else value, self.clock() if audio_time is None
-                                 else audio_time, source, self._seq)
-            if spec.type == "trigger":
-                self._pending_triggers.append(change)
-            else:
-                self._values[name] = v
+            changes = [self._store(spec, v if spec.type != "trigger" else value, source, audio_time)]
+            if spec.type == "trigger" and spec.increments and spec.increments in self._specs:
+                target = self._specs[spec.increments]
+                nxt = int(self._values[target.name]) + 1
+                if target.max is not None and nxt > target.max:
+                    nxt = int(target.min or 0)
+                changes.append(self._store(target, nxt, source, audio_time))
             listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(change)
-            except Exception:  # a broken listener (OSC out, recorder) must never block control
-                pass
+        for change in changes:
+            for listener in listeners:
+                try:
+                    listener(change)
+                except Exception:  # a broken listener (OSC out, recorder) must never block control
+                    pass
+        return changes[0]
+
+    def _store(self, spec: ParamSpec, v: Any, source: str, audio_time: float | None) -> ParamChange:
+        self._seq += 1
+        change = ParamChange(spec.name, v, self.clock() if audio_time is None else audio_time, source, self._seq)
+        if spec.type == "trigger":
+            self._pending_triggers.append(change)
+        else:
+            self._values[spec.name] = v
         return change
 
     def set_normalised(self, name: str, x: float, source: str = "") -> ParamChange:

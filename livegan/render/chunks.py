@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import av
+import numpy as np
 
 from ..errors import LiveganError
 from .encoder import write_error
@@ -50,8 +51,12 @@ def _normal(meta: dict) -> dict:
 class ChunkStore:
     """The work folder of one render: ``prepare`` says where to start, ``clear`` removes it."""
 
-    def __init__(self, out: str | Path, meta: dict, ranges: list[tuple[int, int]], resume: bool) -> None:
+    def __init__(self, out: str | Path, meta: dict, ranges: list[tuple[int, int]], resume: bool,
+                 stateful: bool = False) -> None:
         self.out = Path(out)
+        # Effects with memory (feedback trails) save their state after each chunk; a chunk
+        # without its state cannot be resumed after, so it is rendered again.
+        self.stateful = stateful
         self.dir = work_dir(self.out)
         self.meta = _normal(meta)
         self.ranges = ranges
@@ -81,14 +86,30 @@ class ChunkStore:
                                f"({', '.join(keys) or 'unreadable ' + META_NAME}); delete {self.dir} to start over")
         first = 0
         for k, (a, b) in enumerate(self.ranges):
-            if decoded_frames(self.path(k)) != b - a:
+            if decoded_frames(self.path(k)) != b - a or (self.stateful and not self.state_path(k).is_file()):
                 break
             first = k + 1
-        keep = {self.path(k).name for k in range(first)} | {META_NAME}
+        keep = {self.path(k).name for k in range(first)} | {self.state_path(k).name for k in range(first)} | {META_NAME}
         for p in self.dir.iterdir():  # partial files of the killed run, chunks after a gap
             if p.name not in keep:
                 p.unlink(missing_ok=True)
         return first
+
+    def state_path(self, k: int) -> Path:
+        return self.dir / f"state-{k:05d}.npz"
+
+    def save_state(self, k: int, state: dict[str, np.ndarray]) -> None:
+        """The effects' state after chunk ``k`` (written atomically)."""
+        tmp = self.dir / f".state-{k:05d}.tmp.npz"
+        try:
+            np.savez(tmp, **state)
+            os.replace(tmp, self.state_path(k))
+        except OSError as exc:
+            raise write_error(self.dir, exc) from None
+
+    def load_state(self, k: int) -> dict[str, np.ndarray]:
+        with np.load(self.state_path(k)) as data:
+            return {name: data[name] for name in data.files}
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,8 +1,11 @@
-"""Offline render: audio file -> features -> conductor -> batched engine -> H.264 + original audio.
+"""Offline render: audio file -> features -> conductor -> batched engine -> effects -> H.264 + original audio.
 
-The same Analyzer and Conductor as live mode, on a virtual clock: frame ``i`` is shown
-at ``i / fps`` seconds and sees the newest FeatureFrame whose audio lies before that
-instant, exactly as a live frame would.
+The same Session (analyzer, performance, rig, engine, preset, effect chain) as live mode,
+on a virtual clock: frame ``i`` is shown at ``i / fps`` seconds and sees every analysis
+hop whose audio lies before that instant, exactly as a live frame would. The preset's
+effect chain runs through the same GL code as the show (Mesa EGL headless), its
+time-dependent effects stepped once per frame; ``effects=False`` skips it (the model's
+frames are scaled to the output size by the engine instead).
 """
 
 from __future__ import annotations
@@ -10,29 +13,28 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
-import torch
 
 from ..audio.features import FeatureFrame
-from ..conductor.conductor import Conductor, GeneratorInputs
-from ..conductor.preset import DEFAULT_PRESET, apply_preset, find_preset, load_preset
+from ..conductor.inputs import GeneratorInputs
 from ..errors import LiveganError
+from ..gl.effects import FrameUniforms
+from ..gl.uniforms import frame_uniforms, onset_envelope
 from ..oom import free_device_memory, is_out_of_memory
-from ..params.definitions import make_registry
-from ..params.registry import ParamRegistry
+from ..session import ModelPath, Session
 from .chunks import ChunkStore, chunk_ranges
-from .engine import Engine
 from .encoder import VideoEncoder, join_chunks
+from .picture import OffscreenPicture
 
 log = logging.getLogger("livegan.render")
 
 MAX_SIDE = 8192
+CHUNK_SECONDS = 3.0  # video per chunk: what a crash can cost, and what --resume skips
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -59,13 +61,14 @@ def check_fps(fps: float) -> int:
 
 @dataclass
 class RenderResult:
-    path: Path
+    path: Path | None
     frames: int
     duration: float
     fps: int
     size: tuple[int, int]
     timings: dict[str, float] = field(default_factory=dict)
     resumed_chunks: int = 0  # chunks kept from an interrupted render
+    check: dict[str, Any] | None = None  # replay --check figures
 
 
 def features_at(frames: list[FeatureFrame], positions: list[int], sample_pos: int) -> FeatureFrame:
@@ -76,48 +79,48 @@ def features_at(frames: list[FeatureFrame], positions: list[int], sample_pos: in
     return frames[k]
 
 
-def conduct(conductor: Conductor, registry: ParamRegistry, features: list[FeatureFrame], sample_rate: int,
-            n_frames: int, fps: int, on_time: Callable[[float], None] | None = None):
-    """Yield GeneratorInputs for every video frame, in order.
+@dataclass(frozen=True)
+class FrameJob:
+    """One output frame: what the model makes, and how the effects draw it."""
+
+    inputs: GeneratorInputs
+    uniforms: FrameUniforms
+    values: Mapping[str, Any]  # the registry values of its tick
+
+
+def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
+            on_time: Callable[[float], None] | None = None) -> Iterator[FrameJob]:
+    """Every video frame's job, in order, on the audio clock.
 
     ``on_time(t)`` runs before each frame's snapshot (a replayed set applies its recorded
     parameter changes there).
     """
+    registry, performance, rig = session.registry, session.performance, session.model.rig
     positions = [f.sample_pos for f in features]
     prev = -1
+    onset = 0.0
     for i in range(n_frames):
         t = i / fps
         if on_time is not None:
             on_time(t)
         registry.clock = lambda t=t: t
-        k = bisect.bisect_right(positions, int(round(t * sample_rate))) - 1
-        # Every hop since the previous frame, so onsets and beats between frames count.
         pos = int(round(t * sample_rate))
-        feat = features[prev + 1:k + 1] if k > prev else [features_at(features, positions, pos)]
+        k = bisect.bisect_right(positions, pos) - 1
+        # Every hop since the previous frame, so onsets and beats between frames count.
+        new = features[prev + 1:k + 1] if k > prev else []
+        hops = new or [features_at(features, positions, pos)]
         prev = max(prev, k)
-        yield conductor.step(feat, registry.snapshot(), t)
-
-
-def setup_conductor(generator, preset_name: str, seed: int, sample_rate: int,
-                    registry: ParamRegistry | None = None) -> tuple[Conductor, ParamRegistry]:
-    registry = registry or make_registry()
-    preset = load_preset(preset_name, registry)
-    apply_preset(registry, preset)
-    registry.set("latent/seed", int(seed), source="cli")
-    conductor = Conductor(generator, seed=int(seed), sample_rate=sample_rate)
-    conductor.taus = {s.name: s.smoothing for s in registry.specs()}
-    conductor.set_mappings(preset.mappings, where=str(preset.path or preset.name))
-    return conductor, registry
-
-
-CHUNK_SECONDS = 3.0  # video per chunk: what a crash can cost, and what --resume skips
+        snap = registry.snapshot()
+        groove = performance.step(hops, snap, t)
+        onset = onset_envelope(onset, any(h.onset for h in new), 1.0 / fps if i else 0.0)
+        yield FrameJob(rig.inputs(groove), frame_uniforms(hops[-1], onset), snap.values)
 
 
 class BatchRunner:
     """Engine calls in batches; out of memory halves the batch (down to 1) instead of failing."""
 
-    def __init__(self, engine: Engine, batch: int) -> None:
-        self.engine = engine
+    def __init__(self, model: ModelPath, batch: int) -> None:
+        self.model = model
         self.batch = batch
 
     def run(self, inputs: list[GeneratorInputs]) -> np.ndarray:
@@ -126,7 +129,7 @@ class BatchRunner:
         while i < len(inputs):
             part = inputs[i:i + self.batch]
             try:
-                out.append(self.engine.generate(part).cpu().numpy())
+                out.append(self.model.render_batch(part).cpu().numpy())
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
@@ -140,35 +143,85 @@ class BatchRunner:
         return np.concatenate(out)
 
 
-def render_identity(audio, preset: str, generator, extra: dict | None) -> dict:
+def render_identity(audio, session: Session, extra: dict | None) -> dict:
     """What makes two renders the same render (for --resume): content hashes, not paths."""
     h = hashlib.sha1(np.ascontiguousarray(audio.samples).tobytes()).hexdigest()
-    preset_path = find_preset(preset)
-    ident = {"audio_sha1": h, "sample_rate": int(audio.sample_rate), "preset": preset,
-             "preset_sha1": hashlib.sha1(preset_path.read_bytes()).hexdigest() if preset_path.is_file() else "",
-             "generator": type(generator).__name__}
+    preset = session.preset
+    text = preset.path.read_bytes() if preset.path is not None and preset.path.is_file() else b""
+    ident = {"audio_sha1": h, "sample_rate": int(audio.sample_rate), "preset": preset.name,
+             "preset_sha1": hashlib.sha1(text).hexdigest(), "model": session.spec.model,
+             "model_size": session.spec.model_size, "seed": session.spec.seed}
     ident.update(extra or {})
     return ident
+
+
+class ChunkedOutput:
+    """The chunk loop every render shares: encode chunk after chunk, keep the effects' state
+    at each boundary, join with the original audio at the end, with a progress bar."""
+
+    def __init__(self, out: Path, size: tuple[int, int], fps: int, n_frames: int, chunk_frames: int,
+                 meta: dict, resume: bool, progress: bool, crf: int, x264_preset: str, stateful: bool) -> None:
+        self.out, self.size, self.fps, self.crf, self.x264_preset = out, size, fps, crf, x264_preset
+        self.ranges = chunk_ranges(n_frames, chunk_frames)
+        self.store = ChunkStore(out, meta, self.ranges, resume, stateful=stateful)
+        self.first = self.store.prepare()
+        self.progress = progress
+        self.n_frames = n_frames
+        self.enc_s = 0.0
+
+    def run(self, chunk: Callable[[int, int, int, VideoEncoder], None], skip: Callable[[int, int, int], None],
+            picture_state: Callable[[], dict] | None, audio: np.ndarray, sample_rate: int) -> float:
+        """``skip(k, a, b)`` replays a finished chunk cheaply; ``chunk(k, a, b, enc)`` renders one."""
+        bar = None
+        if self.progress:
+            from tqdm import tqdm  # noqa: PLC0415
+
+            bar = tqdm(total=self.n_frames, unit="frame", desc=f"render {self.out.name}", dynamic_ncols=True)
+        try:
+            for k, (a, b) in enumerate(self.ranges):
+                if k < self.first:  # done before: replay the (cheap, deterministic) conductor only
+                    skip(k, a, b)
+                    if bar:
+                        bar.update(b - a)
+                    continue
+                try:
+                    with VideoEncoder(self.store.path(k), self.size[0], self.size[1], self.fps, crf=self.crf,
+                                      preset=self.x264_preset) as enc:
+                        chunk(k, a, b, enc)
+                    self.enc_s += enc.stats.seconds
+                    if picture_state is not None:
+                        self.store.save_state(k, picture_state())
+                except LiveganError as exc:
+                    raise LiveganError(f"{exc}; {k} finished chunks are kept: run again with --resume") from None
+                if bar:
+                    bar.update(b - a)
+            t_fin = time.perf_counter()
+            try:
+                join_chunks(self.store.paths(), self.out, self.fps, audio=audio, sample_rate=sample_rate)
+            except LiveganError as exc:
+                raise LiveganError(f"{exc}; the finished chunks are kept: run again with --resume") from None
+            self.store.clear()
+            return time.perf_counter() - t_fin
+        finally:
+            if bar:
+                bar.close()
 
 
 def render(
     audio,  # livegan.audio.io.AudioClip
     out: str | Path,
-    generator,
-    preset: str = DEFAULT_PRESET,
+    session: Session,
     size: tuple[int, int] = (512, 512),
     fps: int = 30,
-    seed: int = 0,
     batch: int = 8,
-    device: str | None = None,
     progress: bool = True,
     crf: int = 18,
     x264_preset: str = "veryfast",
-    registry: ParamRegistry | None = None,
     on_time: Callable[[float], None] | None = None,
     resume: bool = False,
     chunk_seconds: float = CHUNK_SECONDS,
     identity: dict | None = None,
+    effects: bool = True,
 ) -> RenderResult:
     """Render ``audio`` (already sliced to what should be rendered) to ``out``.
 
@@ -176,81 +229,70 @@ def render(
     render of the same settings from its last complete chunk. ``identity`` adds what the
     caller knows makes this render distinct (the model file, a replayed set).
     """
-    from ..audio.analyzer import analyze
+    from ..audio.analyzer import analyze  # noqa: PLC0415
 
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     out = Path(out)
-    samples = audio.samples
-    sr = int(audio.sample_rate)
+    samples, sr = audio.samples, int(audio.sample_rate)
     duration = len(samples) / sr
     n_frames = int(round(duration * fps))
     if n_frames < 1:
         raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
     chunk_frames = max(1, int(round(chunk_seconds * fps)))
     chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
-    ranges = chunk_ranges(n_frames, chunk_frames)
-    meta = {"format": 1, "frames": n_frames, "fps": fps, "size": list(size), "seed": int(seed), "batch": batch,
-            "crf": crf, "x264_preset": x264_preset, "chunk_frames": chunk_frames,
-            **render_identity(audio, preset, generator, identity)}
-    store = ChunkStore(out, meta, ranges, resume)
-    first = store.prepare()
+    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, "crf": crf,
+            "x264_preset": x264_preset, "chunk_frames": chunk_frames, "effects": effects,
+            **render_identity(audio, session, identity)}
+    output = ChunkedOutput(out, size, fps, n_frames, chunk_frames, meta, resume, progress, crf, x264_preset,
+                           stateful=effects)
 
     t0 = time.perf_counter()
     features = analyze(samples, sr)
     timings["analysis_s"] = time.perf_counter() - t0
+    model = session.model if effects else session.model.resized(size)
+    runner = BatchRunner(model, batch)
+    picture = OffscreenPicture(session, size) if effects and output.first < len(output.ranges) else None
+    jobs = conduct(session, features, sr, n_frames, fps, on_time)
+    gen_s = 0.0
 
-    conductor, registry = setup_conductor(generator, preset, seed, sr, registry)
-    runner = BatchRunner(Engine(generator, device=device, size=size), batch) if first < len(ranges) else None
+    def skip(k: int, a: int, b: int) -> None:
+        for _ in range(b - a):
+            next(jobs)
+        if picture is not None and k == output.first - 1:
+            picture.restore(output.store.load_state(k))
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    def chunk(k: int, a: int, b: int, enc: VideoEncoder) -> None:
+        nonlocal gen_s
+        for start in range(a, b, batch):
+            t_gen = time.perf_counter()
+            part = [next(jobs) for _ in range(min(batch, b - start))]
+            frames = runner.run([j.inputs for j in part])
+            if picture is not None:
+                drawn = []
+                for n, (job, frame) in enumerate(zip(part, frames)):
+                    picture.show((start + n, frame))
+                    picture.draw(job.uniforms, job.values)
+                    drawn.append(picture.pixels())
+                frames = np.stack(drawn)
+            gen_s += time.perf_counter() - t_gen
+            enc.put(frames)
 
-        bar = tqdm(total=n_frames, unit="frame", desc=f"render {out.name}", dynamic_ncols=True)
-    gen_s = enc_s = 0.0
-    steps = conduct(conductor, registry, features, sr, n_frames, fps, on_time)
     try:
-        for k, (a, b) in enumerate(ranges):
-            if k < first:  # done before: replay the (cheap, deterministic) conductor only
-                for _ in range(b - a):
-                    next(steps)
-                if bar:
-                    bar.update(b - a)
-                continue
-            try:
-                with VideoEncoder(store.path(k), size[0], size[1], fps, crf=crf, preset=x264_preset) as enc:
-                    for start in range(a, b, batch):
-                        t_gen = time.perf_counter()
-                        inputs = [next(steps) for _ in range(min(batch, b - start))]
-                        frames = runner.run(inputs)
-                        gen_s += time.perf_counter() - t_gen
-                        enc.put(frames)
-                        if bar:
-                            bar.update(len(inputs))
-                enc_s += enc.stats.seconds
-            except LiveganError as exc:
-                raise LiveganError(f"{exc}; {k} finished chunks are kept: run again with --resume") from None
-        t_fin = time.perf_counter()
-        try:
-            join_chunks(store.paths(), out, fps, audio=samples, sample_rate=sr)
-        except LiveganError as exc:
-            raise LiveganError(f"{exc}; the finished chunks are kept: run again with --resume") from None
-        store.clear()
-        timings["encode_tail_s"] = time.perf_counter() - t_fin
-        timings["encoding_s"] = enc_s
+        timings["encode_tail_s"] = output.run(chunk, skip, picture.state if picture else None, samples, sr)
     finally:
-        if bar:
-            bar.close()
+        if picture is not None:
+            picture.release()
+    timings["encoding_s"] = output.enc_s
     timings["generation_s"] = gen_s
     timings["total_s"] = time.perf_counter() - t_all
     timings["fps"] = n_frames / timings["total_s"]
-    return RenderResult(out, n_frames, duration, fps, size, timings, resumed_chunks=first)
+    return RenderResult(out, n_frames, duration, fps, size, timings, resumed_chunks=output.first)
 
 
 def slice_clip(clip, start: float = 0.0, duration: float | None = None):
     """The part of ``clip`` from ``start`` for ``duration`` seconds (original rate and channels)."""
-    from ..audio.io import AudioClip
+    from ..audio.io import AudioClip  # noqa: PLC0415
 
     if start < 0:
         raise LiveganError(f"--start {start}: must not be negative")
@@ -262,10 +304,3 @@ def slice_clip(clip, start: float = 0.0, duration: float | None = None):
         raise LiveganError(f"--start {start}: {clip.path or 'audio'} is only {len(clip.samples) / sr:.2f} s long")
     b = len(clip.samples) if duration is None else min(len(clip.samples), a + int(round(duration * sr)))
     return AudioClip(samples=np.ascontiguousarray(clip.samples[a:b]), sample_rate=sr, path=clip.path)
-
-
-def set_threads(device: str | None) -> None:
-    """On a CPU, torch gets every core unless LIVEGAN_THREADS says otherwise."""
-    n = os.environ.get("LIVEGAN_THREADS")
-    if n:
-        torch.set_num_threads(max(1, int(n)))

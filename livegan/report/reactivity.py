@@ -25,8 +25,7 @@ import torch
 from ..audio.analyzer import analyze
 from ..audio.beat import beat_strength
 from ..audio.features import FeatureFrame
-from ..render.engine import Engine
-from ..render.offline import conduct, setup_conductor
+from ..render.offline import conduct
 
 SILENCE_SETTLE_S = 0.5  # the release of a hit may still move the picture this long
 
@@ -80,15 +79,13 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def measure(clip, generator, preset: str = "drift", fps: int = 30, size: int = 64, seed: int = 0,
-            batch: int = 16, true_bpm: float | None = None,
+def measure(clip, session, fps: int = 30, size: int = 64, batch: int = 16, true_bpm: float | None = None,
             silences: list[tuple[float, float]] | None = None) -> Reactivity:
-    """Analyse ``clip``, run the conductor and generator on it, and measure the picture."""
+    """Analyse ``clip``, run the session's conductor and model on it, and measure the picture."""
     samples, sr = clip.samples, int(clip.sample_rate)
     duration = len(samples) / sr
     frames = analyze(samples, sr)
-    conductor, registry = setup_conductor(generator, preset, seed, sr)
-    engine = Engine(generator, device="cpu", size=(size, size), apply_show=False)
+    model = session.model.resized((size, size), apply_show=False)
     n = int(round(duration * fps))
     change = np.zeros(n)
     prev: torch.Tensor | None = None
@@ -97,7 +94,7 @@ def measure(clip, generator, preset: str = "drift", fps: int = 30, size: int = 6
 
     def flush() -> None:
         nonlocal prev, k
-        imgs = engine.generate(pending).float() / 255.0
+        imgs = model.render_batch(pending).float() / 255.0
         for img in imgs:
             if prev is not None:
                 change[k] = float((img - prev).abs().mean())
@@ -105,8 +102,8 @@ def measure(clip, generator, preset: str = "drift", fps: int = 30, size: int = 6
             k += 1
         pending.clear()
 
-    for inputs in conduct(conductor, registry, frames, sr, n, fps):
-        pending.append(inputs)
+    for job in conduct(session, frames, sr, n, fps):
+        pending.append(job.inputs)
         if len(pending) == batch:
             flush()
     if pending:

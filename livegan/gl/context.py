@@ -31,6 +31,7 @@ class Surface:
     def __init__(self) -> None:
         self.ctx = None
         self.fbo = None
+        self.texture = None  # the colour texture behind ``fbo`` (offscreen only; a window's is the driver's)
         self.key_handler: KeyHandler | None = None
 
     @property
@@ -128,8 +129,12 @@ class HeadlessSurface(Surface):
         super().__init__()
         self.ctx = create_headless_context()
         self.refresh_hz = refresh_hz
-        self._color = self.ctx.texture(size, 4)
-        self.fbo = self.ctx.framebuffer(color_attachments=[self._color])
+        import moderngl  # noqa: PLC0415
+
+        self.texture = self.ctx.texture(size, 4)
+        self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.texture.repeat_x = self.texture.repeat_y = False  # as the compositor's own output texture
+        self.fbo = self.ctx.framebuffer(color_attachments=[self.texture])
         self._next = time.perf_counter()
 
     def swap(self) -> None:

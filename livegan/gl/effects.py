@@ -1,42 +1,33 @@
-"""The shader effect chain: ``shaders/*.glsl`` files, their uniforms as registry parameters.
+"""The shader effect chain: compiled ``shaders/*.glsl`` programs drawn in the preset's order.
 
-Declaring a parameter (one uniform per line)::
-
-    uniform float u_hue;  // @param min=-0.5 max=0.5 default=0 unit=turns desc="hue rotation"
-    uniform int u_mode;   // @param choices="fit,fill,stretch" default=fit desc="..."
-    uniform bool u_on;    // @param default=true
-
-becomes ``fx/<file stem>/<name without u_>`` in the registry (an int with ``choices``
-becomes an enum; the uniform gets the choice's index). A file-level line
-``// @effect enabled=true order=first|last desc="..."`` sets the effect's defaults.
-Every effect also gets ``fx/<effect>/enabled``.
-
-Standard uniforms, set when a shader declares them (see shaders/README.md): ``u_input``,
-``u_prev_output`` (this effect's own previous output: feedback), ``u_frame_prev`` and
-``u_frame_mix`` (the previous model frame and how far the display is towards the next
-one), ``u_time``, ``u_onset``, ``u_rms``, ``u_flux``, ``u_bands``, ``u_beat_phase``,
-``u_resolution``, ``u_src_resolution``.
+What each shader declares (its ``@param`` uniforms, defaults, place in the chain) is read
+as text by ``declarations.py``; this module compiles and draws. Standard uniforms, set
+when a shader declares them (see shaders/README.md): ``u_input``, ``u_prev_output`` (this
+effect's own previous output: feedback), ``u_frame_prev`` and ``u_frame_mix`` (the
+previous model frame and how far the display is towards the next one), ``u_time``,
+``u_onset``, ``u_rms``, ``u_flux``, ``u_bands``, ``u_beat_phase``, ``u_resolution``,
+``u_src_resolution``.
 
 Saving a shader recompiles it; a compile error keeps the last good program and is kept
-in ``errors`` for the HUD and the log.
+in ``errors`` for the HUD and the log. Effects that feed back keep their previous output
+in a texture; ``state()`` / ``restore()`` save and load it, so an offline render that
+resumes mid-way continues the trails exactly.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from ..errors import LiveganError
-from ..params.registry import ParamRegistry, ParamSpec
+import numpy as np
 
-log = logging.getLogger("livegan.live.effects")
+from ..params.registry import ParamRegistry
+from .declarations import EffectInfo, ShaderError, declare_effect, effect_order, parse_declarations, shader_folder
 
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+log = logging.getLogger("livegan.gl.effects")
 
 VERTEX = """#version 330 core
 out vec2 v_uv;
@@ -47,105 +38,6 @@ void main() {
     gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }
 """
-
-_UNIFORM = re.compile(r"^\s*uniform\s+(float|int|bool)\s+(u_\w+)\s*;\s*//\s*@param\b(.*)$")
-_EFFECT = re.compile(r"^\s*//\s*@effect\b(.*)$")
-STANDARD = ("u_input", "u_prev_output", "u_frame_prev", "u_frame_mix", "u_time", "u_onset", "u_rms", "u_flux",
-            "u_bands", "u_beat_phase", "u_resolution", "u_src_resolution")
-
-
-class ShaderError(LiveganError):
-    """A shader file whose declarations cannot be used."""
-
-
-@dataclass(frozen=True)
-class UniformParam:
-    uniform: str
-    spec: ParamSpec
-
-
-@dataclass
-class EffectInfo:
-    """What a shader file declares."""
-
-    name: str
-    params: list[UniformParam] = field(default_factory=list)
-    enabled: bool = False
-    order: str = ""  # "", "first" or "last"
-    description: str = ""
-
-
-def _attrs(text: str, where: str) -> dict[str, str]:
-    try:
-        parts = shlex.split(text)
-    except ValueError as exc:
-        raise ShaderError(f"{where}: bad @param attributes ({exc})") from None
-    out = {}
-    for p in parts:
-        if "=" not in p:
-            raise ShaderError(f"{where}: expected key=value in @param, got {p!r}")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v
-    return out
-
-
-def parse_declarations(name: str, source: str, path: str = "<shader>") -> EffectInfo:
-    """Read the ``@effect`` and ``@param`` lines of one shader."""
-    info = EffectInfo(name)
-    for lineno, line in enumerate(source.splitlines(), 1):
-        where = f"{path}:{lineno}"
-        m = _EFFECT.match(line)
-        if m:
-            a = _attrs(m.group(1), where)
-            info.enabled = a.get("enabled", "false").lower() in ("1", "true", "on", "yes")
-            info.order = a.get("order", "")
-            if info.order not in ("", "first", "last"):
-                raise ShaderError(f"{where}: @effect order must be first or last, not {info.order!r}")
-            info.description = a.get("desc", "")
-            continue
-        m = _UNIFORM.match(line)
-        if not m:
-            continue
-        gl_type, uniform, rest = m.groups()
-        a = _attrs(rest, where)
-        pname = f"fx/{name}/{uniform[2:]}"
-        try:
-            spec = _spec_for(pname, gl_type, a)
-        except (ValueError, LiveganError) as exc:
-            raise ShaderError(f"{where}: {uniform}: {exc}") from None
-        info.params.append(UniformParam(uniform, spec))
-    return info
-
-
-def _spec_for(pname: str, gl_type: str, a: dict[str, str]) -> ParamSpec:
-    known = {"min", "max", "default", "unit", "desc", "choices", "smoothing"}
-    extra = set(a) - known
-    if extra:
-        raise ValueError(f"unknown @param keys {', '.join(sorted(extra))}")
-    desc, unit = a.get("desc", ""), a.get("unit", "")
-    smoothing = float(a.get("smoothing", 0.0))
-    if gl_type == "bool":
-        return ParamSpec(pname, "bool", a.get("default", "false"), unit=unit, description=desc)
-    if "choices" in a:
-        if gl_type != "int":
-            raise ValueError("choices need an int uniform")
-        choices = tuple(c.strip() for c in a["choices"].split(",") if c.strip())
-        return ParamSpec(pname, "enum", a.get("default", choices[0]), description=desc, choices=choices)
-    lo = float(a["min"]) if "min" in a else None
-    hi = float(a["max"]) if "max" in a else None
-    default = float(a.get("default", lo if lo is not None else 0.0))
-    if gl_type == "int":
-        return ParamSpec(pname, "int", int(default), lo, hi, unit, desc)
-    return ParamSpec(pname, "float", default, lo, hi, unit, desc, smoothing)
-
-
-def _first_error_line(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    for ln in lines:
-        if "error" in ln.lower() and not ln.lower().startswith("glsl compiler failed"):
-            return ln
-    return lines[-1] if lines else "compile failed"
-
 
 class Effect:
     """One shader file, its program (the last good one) and its feedback textures."""
@@ -244,43 +136,31 @@ class FrameUniforms:
 
 
 class EffectChain:
-    """Loads every shader in a folder, declares its parameters and draws the enabled ones."""
+    """Compiles every shader in a folder and draws the enabled ones, in ``fx/order``."""
 
     def __init__(self, ctx, registry: ParamRegistry, shader_dir: str | Path | None = None,
                  reload_interval_s: float = 0.25) -> None:
         self.ctx = ctx
-        self.registry = registry
-        self.dir = Path(shader_dir) if shader_dir else SHADER_DIR
-        if not self.dir.is_dir():
-            raise LiveganError(f"shader folder {self.dir} not found")
+        self.registry = registry  # shader edits re-declare their parameters here
+        self.dir = shader_folder(shader_dir)
         self.effects: dict[str, Effect] = {}
-        self.order: list[str] = []  # preset order of the middle effects
         self.reload_interval_s = reload_interval_s
-        from .gl_context import pass_sync  # noqa: PLC0415
+        from .context import pass_sync  # noqa: PLC0415
 
         self._sync = pass_sync(ctx)
         self._last_check = 0.0
         self._ping: list = []
         self._ping_fbos: list = []
+        self._plain = None
+        self._plain_vao = None
         for path in sorted(self.dir.glob("*.glsl")):
             self._add(path)
-        self.order = self._default_order()
 
     # ---- loading ---------------------------------------------------------------------
     def _add(self, path: Path) -> None:
         eff = Effect(self.ctx, path)
         self.effects[eff.name] = eff
-        self._declare(eff)
-
-    def _declare(self, eff: Effect) -> None:
-        reg = self.registry
-        reg.declare(ParamSpec(f"fx/{eff.name}/enabled", "bool", eff.info.enabled,
-                              description=eff.info.description or f"{eff.name} effect on/off"), replace=True)
-        for up in eff.info.params:
-            reg.declare(up.spec, replace=True)
-
-    def _default_order(self) -> list[str]:
-        return sorted(n for n, e in self.effects.items() if e.info.order == "")
+        declare_effect(self.registry, eff.info)
 
     @property
     def errors(self) -> dict[str, str]:
@@ -297,7 +177,6 @@ class EffectChain:
             eff = self.effects.get(path.stem)
             if eff is None:
                 self._add(path)
-                self.order.append(path.stem)
                 changed.append(path.stem)
                 continue
             try:
@@ -306,31 +185,36 @@ class EffectChain:
                 continue
             if mtime != eff.mtime:
                 if eff.load():
-                    self._declare(eff)
+                    declare_effect(self.registry, eff.info)
                     log.info("shader %s reloaded", eff.name)
                 changed.append(eff.name)
         return changed
 
-    def configure(self, effects: Iterable[Mapping[str, Any]]) -> None:
-        """Order and enable effects as a preset lists them (unlisted ones keep their defaults).
+    def chain(self, values: Mapping[str, Any]) -> list[Effect]:
+        """The effects in draw order: ``first`` ones, ``fx/order``, then ``last`` ones."""
+        infos = {n: e.info for n, e in self.effects.items()}
+        return [self.effects[n] for n in effect_order(infos, str(values.get("fx/order", "")))]
 
-        Call after ``apply_preset`` (which resets ``fx/*/enabled`` to the shaders' defaults).
-        """
-        listed: list[str] = []
-        for entry in effects:
-            name = entry.get("name")
-            if name not in self.effects:
-                raise LiveganError(f"preset effect {name!r}: no shader {self.dir / f'{name}.glsl'}")
-            if self.effects[name].info.order == "":
-                listed.append(name)
-            self.registry.set(f"fx/{name}/enabled", bool(entry.get("enabled", True)), source="preset")
-        self.order = listed + [n for n in self._default_order() if n not in listed]
+    # ---- feedback state --------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """Every feeding-back effect's previous output, as RGBA uint8 arrays."""
+        out = {}
+        for name, eff in self.effects.items():
+            if eff._feedback:
+                tex = eff._feedback[1]
+                w, h = tex.size
+                out[name] = np.frombuffer(tex.read(), np.uint8).reshape(h, w, 4).copy()
+        return out
 
-    def chain(self) -> list[Effect]:
-        """The effects in draw order: ``first`` ones, the preset order, then ``last`` ones."""
-        firsts = sorted(n for n, e in self.effects.items() if e.info.order == "first")
-        lasts = sorted(n for n, e in self.effects.items() if e.info.order == "last")
-        return [self.effects[n] for n in firsts + self.order + lasts if n in self.effects]
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Load what ``state()`` saved (the textures are created at the saved size)."""
+        for name, arr in state.items():
+            eff = self.effects.get(name)
+            if eff is None:
+                continue
+            h, w = arr.shape[:2]
+            eff.target((w, h))
+            eff._feedback[1].write(np.ascontiguousarray(arr, np.uint8).tobytes())
 
     # ---- drawing ---------------------------------------------------------------------
     def _pingpong(self, size: tuple[int, int]) -> None:
@@ -358,7 +242,7 @@ class EffectChain:
         """
         src_size = source.size
         self._pingpong(src_size)
-        active = [e for e in self.chain() if e.program is not None and values.get(f"fx/{e.name}/enabled", False)]
+        active = [e for e in self.chain(values) if e.program is not None and values.get(f"fx/{e.name}/enabled", False)]
         if len(active) > 1 and active[-1].name == "scale" and tuple(target_size) == tuple(src_size):
             active.pop()  # scaling to the same size changes nothing: the previous effect draws straight out
         current, ping = source, 0
@@ -386,9 +270,9 @@ class EffectChain:
             else:
                 current = self._ping[ping]
                 ping ^= 1
-        self._blit(current, target, target_size)
+        self.blit(current, target, target_size)
 
-    def _blit(self, tex, target, size) -> None:
+    def blit(self, tex, target, size) -> None:
         prog = self._plain_program()
         target.use()
         target.viewport = (0, 0, *size)
@@ -397,7 +281,7 @@ class EffectChain:
         self._plain_vao.render(vertices=3)
 
     def _plain_program(self):
-        if getattr(self, "_plain", None) is None:
+        if self._plain is None:
             self._plain = self.ctx.program(vertex_shader=VERTEX, fragment_shader="""#version 330 core
 in vec2 v_uv; out vec4 f_color; uniform sampler2D u_input;
 void main() { f_color = vec4(texture(u_input, v_uv).rgb, 1.0); }
@@ -435,6 +319,7 @@ void main() { f_color = vec4(texture(u_input, v_uv).rgb, 1.0); }
     def release(self) -> None:
         for eff in self.effects.values():
             eff.release()
-        for obj in self._ping_fbos + self._ping:
-            obj.release()
-        self._ping, self._ping_fbos = [], []
+        for obj in self._ping_fbos + self._ping + [self._plain_vao, self._plain]:
+            if obj is not None:
+                obj.release()
+        self._ping, self._ping_fbos, self._plain, self._plain_vao = [], [], None, None

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..conductor.conductor import GeneratorInputs
+from ..conductor.inputs import GeneratorInputs
 from ..models.base import Bend, Generator, NoiseSpec, PerSample
 from .accel import AccelOptions, FastSynthesis
 

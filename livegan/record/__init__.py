@@ -1,0 +1,1 @@
+"""Set recording (``livegan live --record SET``) and replay (``livegan render --replay SET``)."""

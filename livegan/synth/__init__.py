@@ -1,0 +1,1 @@
+"""Synthesis: batches of GeneratorInputs -> frames on CUDA or the CPU (the engine and its fast path)."""
