@@ -9,7 +9,14 @@ import soundfile as sf
 
 
 class PatternRenderer:
-    """A fixed picture (quadrants and a gradient): deterministic, so window and headless can be compared."""
+    """A fixed picture (quadrants and a gradient): deterministic, so window and headless can be compared.
+
+    It stands in for a model path (``spec``, ``name``, ``render(groove)``) where the test is
+    about the display, not the model.
+    """
+
+    spec = "pattern"
+    name = "pattern"
 
     def __init__(self, size: int = 48) -> None:
         y, x = np.mgrid[0:size, 0:size]
@@ -20,7 +27,7 @@ class PatternRenderer:
         self.image = img
         self.calls = 0
 
-    def render(self, features, snap):
+    def render(self, groove):
         self.calls += 1
         return self.image
 

@@ -9,6 +9,7 @@ test_live_app.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -27,8 +28,9 @@ from live_helpers import PatternRenderer, click_track
 from livegan.control.osc_packet import encode_message
 from livegan.control.osc_server import OscServer
 from livegan.live.app import LiveApp, LiveConfig
-from livegan.live.hotswap import ModelSwapper, live_builder
+from livegan.live.hotswap import ModelSwapper
 from livegan.params.definitions import make_registry
+from livegan.session import Session, SessionSpec
 from livegan.testing.nvpkl_writer import fixtures_dir, write_malicious, write_nvpkl
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
@@ -36,7 +38,7 @@ torch.set_num_threads(1)
 
 
 def config(song: Path, seconds: float, **kw) -> LiveConfig:
-    return LiveConfig(file=str(song), play=False, size=32, headless=True, duration=seconds, threads=1,
+    return LiveConfig(file=str(song), play=False, size=32, headless=True, duration=seconds,
                       refresh_hz=30.0, device="cpu", **kw)
 
 
@@ -53,8 +55,8 @@ class StallingRenderer(PatternRenderer):
         self.stall_on_call = stall_on_call
         self.release = threading.Event()
 
-    def render(self, features, snap):
-        img = super().render(features, snap)
+    def render(self, groove):
+        img = super().render(groove)
         if self.calls == self.stall_on_call:
             self.release.wait(30)
         return img
@@ -165,8 +167,7 @@ def test_failed_model_swaps_keep_the_current_model(song, tmp_path):
 
 def test_out_of_memory_on_load_falls_back_to_fp16_or_keeps_the_model(song):
     """No GPU here: the builder fails the way CUDA does, around the real live model path."""
-    cfg = config(song, 1.0)
-    real = live_builder(cfg, 48000)
+    real = Session(SessionSpec(model_size=32, device="cpu"), load_model=False).load_model
     calls: list[str] = []
 
     def oom_unless_fp16(spec: str, precision: str):
@@ -179,7 +180,7 @@ def test_out_of_memory_on_load_falls_back_to_fp16_or_keeps_the_model(song):
         renderer = PatternRenderer(32)
 
     slot = Slot()
-    sw = ModelSwapper(slot, make_registry(), oom_unless_fp16)
+    sw = ModelSwapper(slot, oom_unless_fp16)
     sw.request("builtin:3")
     res = sw.wait(60)
     assert res.ok and res.precision == "fp16" and calls == ["auto", "fp16"]
@@ -189,7 +190,7 @@ def test_out_of_memory_on_load_falls_back_to_fp16_or_keeps_the_model(song):
         raise RuntimeError("CUDA out of memory. Tried to allocate 4.00 GiB")
 
     kept = slot.renderer
-    sw2 = ModelSwapper(slot, make_registry(), always_oom)
+    sw2 = ModelSwapper(slot, always_oom)
     sw2.request("builtin:4")
     res = sw2.wait(60)
     assert not res.ok and slot.renderer is kept
@@ -245,7 +246,7 @@ def test_preset_saved_with_a_syntax_error_keeps_the_last_good_values(song, tmp_p
     registry = make_registry()
     holder: dict = {}
     watcher = PresetWatcher(registry, preset, apply_first=True,
-                            on_error=lambda msg: setattr(holder["app"], "message", msg))
+                            on_error=lambda msg: setattr(holder["app"].show, "message", msg))
     assert watcher.check() and registry.get("latent/speed") == pytest.approx(0.25)
     seen: dict = {}
 
@@ -372,7 +373,7 @@ def on_frame(app, n):
         app.surface.glfw.set_window_should_close(app.surface.window, True)  # what the close button does
         closed["t"] = time.perf_counter()
 
-app = LiveApp(LiveConfig(file=sys.argv[1], play=False, size=32, window=(160, 120), duration=30, threads=1,
+app = LiveApp(LiveConfig(file=sys.argv[1], play=False, size=32, window=(160, 120), duration=30,
                          device="cpu"), registry=make_registry(), renderer=PatternRenderer(32), on_frame=on_frame)
 app.run()
 took = time.perf_counter() - closed["t"]
@@ -389,13 +390,15 @@ def test_a_slow_model_is_not_taken_for_a_stalled_one():
     from livegan.live.watchdog import InferenceWatchdog
 
     class Slow(PatternRenderer):
-        def render(self, features, snap):
+        def render(self, groove):
             time.sleep(0.6 if self.calls == 0 else 0.25)  # a long first frame, then 4 fps
-            return super().render(features, snap)
+            return super().render(groove)
 
-    registry, features, frames = make_registry(), Latest(), Latest()
+    session = Session(SessionSpec(preset=None), load_model=False)
+    features, frames, clocks, ids = Latest(), Latest(), Latest(), itertools.count(1)
     renderer = Slow(32)
-    wd = InferenceWatchdog(lambda r: InferenceThread(features, registry, r, frames), renderer, limit_s=0.1).start()
+    wd = InferenceWatchdog(lambda slot: InferenceThread(features, session.registry, session.performance, slot, frames,
+                                                        clocks, ids), renderer, limit_s=0.1).start()
     try:
         t_end = time.perf_counter() + 2.5
         while time.perf_counter() < t_end:  # the display's ticks

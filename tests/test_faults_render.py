@@ -23,11 +23,9 @@ import torch
 
 from livegan.audio.demo import demo_track
 from livegan.cli import main
-from livegan.conductor.preset import DEFAULT_PRESET
-from livegan.models.builtin import BuiltinGenerator
 from livegan.render.chunks import work_dir
-from livegan.synth.engine import Engine
-from livegan.render.offline import BatchRunner, setup_conductor
+from livegan.render.offline import BatchRunner
+from livegan.session import Session, SessionSpec
 
 # A render in its own process (so it can be SIGKILLed): a 128 px builtin model on one thread,
 # slow enough that the kill lands mid-render, scaled to 48x48 at 10 fps, 3 s chunks.
@@ -36,12 +34,13 @@ import sys, torch
 torch.set_num_threads(1)
 from livegan.audio.io import load_audio
 from livegan.errors import LiveganError
-from livegan.models.builtin import BuiltinGenerator
 from livegan.render.offline import render
+from livegan.session import Session, SessionSpec
 song, out, seed, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-gen = BuiltinGenerator(seed=0, resolution=128).eval().requires_grad_(False)
 try:
-    r = render(load_audio(song), out, gen, size=(48, 48), fps=10, seed=seed, batch=2, progress=False, resume=resume)
+    clip = load_audio(song)
+    session = Session(SessionSpec(model_size=128, seed=seed, device="cpu", sample_rate=clip.sample_rate))
+    r = render(clip, out, session, size=(48, 48), fps=10, batch=2, progress=False, resume=resume)
 except LiveganError as exc:
     print(f"livegan: error: {exc}", file=sys.stderr)
     sys.exit(2)
@@ -153,12 +152,12 @@ def test_full_disk_is_one_line_exit_2_and_no_partial_output(tiny_disk, song, cap
 
 
 class OutOfMemoryAbove:
-    """The real engine, failing like CUDA does when a batch is larger than ``limit``."""
+    """A model path on the real engine, failing like CUDA does when a batch is larger than ``limit``."""
 
-    def __init__(self, engine: Engine, limit: int) -> None:
+    def __init__(self, engine, limit: int) -> None:
         self.engine, self.limit, self.refused = engine, limit, 0
 
-    def generate(self, inputs):
+    def render_batch(self, inputs):
         if len(inputs) > self.limit:
             self.refused += 1
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated: no GPU here)")
@@ -167,12 +166,12 @@ class OutOfMemoryAbove:
 
 def test_out_of_memory_halves_the_batch_and_keeps_the_frames():
     torch.manual_seed(0)
-    gen = BuiltinGenerator(seed=1, resolution=32).eval()
-    conductor, registry = setup_conductor(gen, DEFAULT_PRESET, 0, 22050)
+    session = Session(SessionSpec(model="builtin:1", model_size=32, device="cpu", sample_rate=22050))
+    conductor, registry = session.conductor(), session.registry
     from livegan.audio.features import FeatureFrame
 
     inputs = [conductor.step([FeatureFrame.rest(i * 735)], registry.snapshot(), i / 30) for i in range(8)]
-    engine = Engine(gen, device="cpu")
+    engine = session.model.engine
     flaky = OutOfMemoryAbove(engine, limit=2)
     runner = BatchRunner(flaky, batch=8)
     frames = runner.run(inputs)

@@ -10,7 +10,7 @@ from live_helpers import PatternRenderer, click_track
 
 from livegan.cli import main
 from livegan.live.app import LiveApp, LiveConfig
-from livegan.gl.effects import SHADER_DIR
+from livegan.gl.declarations import SHADER_DIR
 
 
 def test_cli_headless_file_writes_stats(tmp_path, capsys):

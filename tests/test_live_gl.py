@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from livegan.gl.effects import SHADER_DIR, EffectChain, FrameUniforms
+from livegan.gl.declarations import SHADER_DIR
+from livegan.gl.effects import EffectChain, FrameUniforms
 from livegan.gl.context import HeadlessSurface
 from livegan.live.hud import Hud, HudState
 from livegan.gl.upload import FrameUploader

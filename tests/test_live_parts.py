@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from livegan.gl.effects import ShaderError, parse_declarations
+from livegan.gl.declarations import ShaderError, parse_declarations
 from livegan.live.hud import font_atlas, glyph_bitmap
 from livegan.live.latest import Latest
 from livegan.live.ringbuffer import AudioRing
@@ -112,7 +112,7 @@ def test_bad_declarations_name_file_and_line(line, fragment):
 
 
 def test_bundled_shaders_declare_what_presets_use():
-    from livegan.gl.effects import SHADER_DIR
+    from livegan.gl.declarations import SHADER_DIR
 
     names = {p.stem: parse_declarations(p.stem, p.read_text()) for p in SHADER_DIR.glob("*.glsl")}
     assert {"colour", "feedback", "mirror", "kaleidoscope", "zoom", "strobe", "crossfade", "vignette",
@@ -136,17 +136,22 @@ def test_font_glyphs():
 def test_inference_thread_tags_frames_with_their_audio_and_freezes():
     import torch
 
+    import itertools
+
     from livegan.audio.features import FeatureFrame
-    from livegan.live.app import LiveConfig, build_renderer
     from livegan.live.inference_thread import InferenceThread
-    from livegan.params.definitions import make_registry
+    from livegan.live.watchdog import StallGuard
+    from livegan.session import Session, SessionSpec
 
     torch.set_num_threads(1)
-    renderer, _, _ = build_renderer(LiveConfig(size=32, device="cpu", threads=1), 48000)
-    reg = make_registry()
+    session = Session(SessionSpec(model_size=32, device="cpu"))
+    reg = session.registry
     feats: Latest = Latest()
     frames: Latest = Latest()
-    worker = InferenceThread(feats, reg, renderer, frames).start()
+    clocks: Latest = Latest()
+    ticks = []
+    worker = InferenceThread(feats, reg, session.performance, StallGuard(session.model), frames, clocks,
+                             itertools.count(1), on_tick=lambda *tick: ticks.append(tick)).start()
     try:
         feats.put(FeatureFrame(sample_pos=4800, time=0.1, rms=0.5))
         frame, v = frames.wait_newer(0, 30.0)
@@ -162,6 +167,11 @@ def test_inference_thread_tags_frames_with_their_audio_and_freezes():
     finally:
         worker.stop()
     assert worker.error is None
+    # Every tick stepped the performance and was reported, the frozen one without a frame;
+    # frame ids run on over the hold, and the model is named on the first tick only.
+    assert [(t[2], t[3]) for t in ticks] == [(4800, 1), (9600, -1), (14400, 2)]
+    assert ticks[0][4] == "builtin" and ticks[1][4] is None
+    assert clocks.version == 3
 
 
 def test_host_copier_matches_plain_copy():
@@ -180,7 +190,7 @@ def test_host_copier_matches_plain_copy():
 
 def test_every_bundled_preset_effect_has_a_shader_with_those_uniforms():
     from livegan.conductor.preset import PRESET_DIR, load_preset
-    from livegan.gl.effects import SHADER_DIR
+    from livegan.gl.declarations import SHADER_DIR
 
     declared = {p.stem: {u.spec.name for u in parse_declarations(p.stem, p.read_text()).params}
                 for p in SHADER_DIR.glob("*.glsl")}

@@ -6,7 +6,7 @@ import socket
 
 from live_helpers import click_track
 
-from livegan.conductor.mappings import parse_mappings
+from livegan.conductor.mappings import parse_mappings, parse_mappings_json
 from livegan.conductor.preset import load_preset
 from livegan.control.osc_packet import encode_message
 from livegan.control.osc_server import OscServer
@@ -32,7 +32,7 @@ def test_osc_morph_then_save_in_live_mode(tmp_path, monkeypatch):
         if "landed" not in st and app.preset_name == "storm":
             st["landed"] = n
             st["values"] = preset_values(reg)
-            st["specs"] = app.renderer.conductor.mapping_specs
+            st["specs"] = parse_mappings_json(reg.get("preset/mappings"))
             send("/livegan/preset/save", "after-storm")
         path = tmp_path / "mine" / "after-storm.toml"
         if "landed" in st and path.exists() and "saved" not in st:
@@ -47,7 +47,7 @@ def test_osc_morph_then_save_in_live_mode(tmp_path, monkeypatch):
             st["after_override"] = (app.preset_name, app.morph.active, reg.get("latent/speed"))
             app.on_key("escape")
 
-    cfg = LiveConfig(file=str(song), play=False, size=32, headless=True, duration=9.0, threads=1,
+    cfg = LiveConfig(file=str(song), play=False, size=32, headless=True, duration=9.0,
                      refresh_hz=30.0, device="cpu", preset="drift", model="builtin")
     app = LiveApp(cfg, registry=reg, on_frame=on_frame)
     server = OscServer(reg, port=0, actions=app.control_actions(), isolate=True).start()

@@ -11,7 +11,7 @@ from live_helpers import click_track
 from pythonosc.udp_client import SimpleUDPClient
 
 from livegan.cli import main
-from livegan.control.recording import load_set
+from livegan.record.setfile import load_set
 
 
 def free_port() -> int:
@@ -25,15 +25,19 @@ def test_record_over_osc_then_replay(tmp_path):
     port = free_port()
     sent = threading.Event()
 
+    rec = tmp_path / "set1"
+
     def control() -> None:
         client = SimpleUDPClient("127.0.0.1", port)
-        time.sleep(1.5)  # the show is running by now
+        deadline = time.monotonic() + 60
+        while not (rec / "set.json").is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the recorder starts with the show
+        time.sleep(0.5)
         client.send_message("/livegan/latent/speed", 2.5)
         client.send_message("/livegan/preset/load", "pulse")
         sent.set()
 
     threading.Thread(target=control, daemon=True).start()
-    rec = tmp_path / "set1"
     assert main(["live", "--headless", "--file", str(song), "--no-playback", "--duration", "3.5", "--size", "64",
                  "--fps", "30", "--osc-port", str(port), "--record", str(rec)]) == 0
     assert sent.is_set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,23 +11,29 @@ import torch
 
 from livegan.audio.features import FeatureFrame
 from livegan.conductor import ganspace
-from livegan.conductor.conductor import Conductor
-from livegan.conductor.mappings import (MappingError, bend_layer, layer_indices, merge_frames, parse_mapping,
+from livegan.audio.features import merge_frames
+from livegan.conductor.mappings import (MappingError, bend_layer, layer_indices, mappings_json, parse_mapping,
                                         parse_mappings)
 from livegan.conductor.preset import PresetError, list_presets, load_preset, parse_preset
-from livegan.models.builtin import BuiltinGenerator
 from livegan.params.definitions import make_registry
-from livegan.synth.engine import Engine
-from livegan.render.offline import setup_conductor
+from livegan.session import Session, SessionSpec
 
 FIXTURES = Path(os.environ.get("LIVEGAN_FIXTURES",
                                Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "stylegan"))
 
 
+def session(tables=(), seed: int = 0, preset: str | None = None) -> Session:
+    """The embedded model at 32 px; no preset unless named, ``tables`` as the mappings."""
+    s = Session(SessionSpec(model_size=32, preset=preset, seed=seed, device="cpu"))
+    if tables:
+        s.registry.set("preset/mappings", mappings_json(tables))
+    return s
+
+
 @pytest.fixture(scope="module")
 def gen():
     torch.set_num_threads(1)
-    return BuiltinGenerator(seed=0, resolution=32).eval()
+    return session().model.rig.generator
 
 
 def frame(t, rms=0.8, kick=False, **kw):
@@ -37,10 +42,9 @@ def frame(t, rms=0.8, kick=False, **kw):
                         onset_strength=0.5 if kick else 0.0, **kw)
 
 
-def conductor_with(gen, tables, seed=0):
-    cond = Conductor(gen, seed=seed)
-    cond.set_mappings(tables)
-    return cond
+def conductor_with(tables, seed=0):
+    s = session(tables, seed)
+    return s, s.conductor(), s.registry
 
 
 # ---- parsing ---------------------------------------------------------------------------------
@@ -82,20 +86,22 @@ def test_at_least_eight_presets_all_with_mappings_and_descriptions():
 
 # ---- runtime ---------------------------------------------------------------------------------
 
-def _run_presets(generator, seconds=2.0, fps=8):
+def _run_presets(seconds=2.0, fps=8, model: str = "builtin"):
     out = {}
     for name in list_presets():
-        cond, reg = setup_conductor(generator, name, 0, 48000)
+        s = Session(SessionSpec(model=model, model_size=32 if model == "builtin" else None, preset=name,
+                                device="cpu"))
+        cond, reg = s.conductor(), s.registry
         seq = [cond.step(frame(i / fps, kick=i % 4 == 0, drop=i == 8, section=i == 8), reg.snapshot(), i / fps)
                for i in range(int(seconds * fps))]
-        img = Engine(generator, device="cpu").generate(seq[::4])
+        img = s.model.engine.generate(seq[::4])
         assert img.dtype == torch.uint8 and img.float().std() > 1.0, name
         out[name] = seq
     return out
 
 
 def test_every_preset_runs_on_the_builtin_model(gen):
-    runs = _run_presets(gen)
+    runs = _run_presets()
     # The presets really differ: their latents part ways.
     finals = [seq[-1].ws for seq in runs.values()]
     assert min(float((a - b).norm()) for i, a in enumerate(finals) for b in finals[i + 1:]) > 1e-3
@@ -103,15 +109,12 @@ def test_every_preset_runs_on_the_builtin_model(gen):
 
 @pytest.mark.skipif(not (FIXTURES / "sg2_tiny.safetensors").is_file(), reason="no StyleGAN fixtures")
 @pytest.mark.parametrize("name", ["sg2_tiny", "sg3t_tiny"])
-def test_every_preset_runs_on_stylegan_models(name):
-    from safetensors.torch import load_file
+def test_every_preset_runs_on_stylegan_models(name, tmp_path):
+    from livegan.testing.nvpkl_writer import write_nvpkl
 
-    from livegan.models.official import build_from_official
-
-    meta = json.loads((FIXTURES / f"{name}.json").read_text())
-    g = build_from_official(meta["init_kwargs"], load_file(FIXTURES / f"{name}.safetensors"),
-                            meta["pickled_module_attributes"]).eval()
-    runs = _run_presets(g, seconds=1.0)
+    pkl = write_nvpkl(tmp_path / f"{name}.pkl", name)
+    runs = _run_presets(seconds=1.0, model=str(pkl))
+    g = Session(SessionSpec(model=str(pkl), preset=None, device="cpu")).model.rig.generator
     layer_names = {layer.name for layer in g.layers}
     assert all(b.layer in layer_names for seq in runs.values() for inp in seq for b in inp.bends)
     assert any(inp.bends for inp in runs["glitch"])
@@ -129,15 +132,16 @@ def test_groups_and_depths_pick_layers_by_resolution(gen):
 
 
 def test_snap_pulls_toward_the_kick_latent_and_releases(gen):
-    reg = make_registry()
     snap_table = [{"kind": "snap", "source": "kick", "layers": "coarse", "amount": 1.0, "release": 0.2}]
-    cond, plain = conductor_with(gen, snap_table), Conductor(gen, seed=0)
+    s, cond, reg = conductor_with(snap_table)
+    plain = session()
     idx = gen.layer_groups()["coarse"]
     a = cond.step(frame(0.0, kick=True), reg.snapshot(), 0.0)
-    b = plain.step(frame(0.0, kick=True), reg.snapshot(), 0.0)
-    target = cond._latent(7001)
-    psi = 0.8 + 0.2 * cond.state.energy  # the default truncation of both
-    expect = cond.w_avg + psi * (target - cond.w_avg)
+    b = plain.conductor().step(frame(0.0, kick=True), plain.registry.snapshot(), 0.0)
+    target = s.model.rig.latent(7001)
+    psi = 0.8 + 0.2 * s.performance.state.energy  # the default truncation of both
+    w_avg = s.model.rig.material(0).w_avg
+    expect = w_avg + psi * (target - w_avg)
     assert torch.allclose(a.ws[idx], expect.expand(len(idx), -1), atol=1e-4)
     assert not torch.allclose(b.ws[idx], a.ws[idx], atol=1e-2)
     later = [cond.step(frame(0.05 * i), reg.snapshot(), 0.05 * i) for i in range(1, 40)]
@@ -145,13 +149,12 @@ def test_snap_pulls_toward_the_kick_latent_and_releases(gen):
     assert d[5] > d[0] and d[-1] > 0.5 * max(d)  # decays away from the target
 
 
-def test_a_repeated_frame_fires_its_events_once(gen):
-    reg = make_registry()
-    cond = conductor_with(gen, [{"kind": "jump", "source": "drop"}])
+def test_a_repeated_frame_fires_its_events_once():
+    s, cond, reg = conductor_with([{"kind": "jump", "source": "drop"}])
     f = frame(1.0, drop=True)
     for i in range(3):  # live: the same newest frame seen by three video frames
         cond.step(f, reg.snapshot(), 1.0 + i / 60)
-    assert cond.state.key_offset == 1
+    assert s.performance.state.key_offset == 1
 
 
 def test_events_between_video_frames_are_kept():
@@ -160,32 +163,32 @@ def test_events_between_video_frames_are_kept():
     assert merged.onset and merged.drop and merged.band_onsets[0] == 1.0 and merged.time == hops[-1].time
 
 
-def test_envelopes_are_frame_rate_independent(gen):
+def test_envelopes_are_frame_rate_independent():
     table = [{"kind": "push", "source": "kick", "layers": "middle", "amount": 1.0, "release": 0.3},
              {"kind": "bend", "op": "scale", "source": "rms", "attack": 0.1, "release": 0.4, "amount": 0.5}]
-    reg = make_registry()
 
     def run(fps):
-        cond = conductor_with(gen, table)
+        _, cond, reg = conductor_with(table)
         out = None
         for i in range(int(2 * fps) + 1):
             t = i / fps
             out = cond.step(frame(t, rms=0.8 if t < 1.0 else 0.2, kick=abs(t - 1.5) < 1e-9), reg.snapshot(), t)
-        return out, cond.mappings.values
+        return out, cond.last.mappings.values
 
     (a, va), (b, vb) = run(12), run(48)
-    assert va[0] == pytest.approx(vb[0], rel=1e-6)  # an event's decay is exact at any frame rate
+    # An event's decay is the same at any frame rate: exp(-a) * exp(-b) == exp(-(a + b)) up to
+    # float64 rounding over the ~100 steps taken.
+    assert va[0] == pytest.approx(vb[0], rel=1e-6)
     # A level sampled at the frame rate: exact while it holds, within one frame's smoothing
     # after it steps (the step falls somewhere in a 1/12 s frame).
     assert va[1] == pytest.approx(vb[1], abs=0.01)
     assert a.bends[0].amount == pytest.approx(b.bends[0].amount, abs=0.01)
 
 
-def test_silence_rests_even_with_lfos(gen):
-    reg = make_registry()
+def test_silence_rests_even_with_lfos():
     table = [{"kind": "direction", "source": "lfo:sine:2", "amount": 2.0, "release": 0.5},
              {"kind": "bend", "op": "rotate", "source": "lfo:tri:1", "amount": 30.0, "release": 0.5}]
-    cond = conductor_with(gen, table)
+    _, cond, reg = conductor_with(table)
     reg.set("tempo/bpm", 120.0)
     quiet = [cond.step(FeatureFrame(int(t * 48000), t), reg.snapshot(), t) for t in np.arange(0, 20, 0.1)]
     steps = [float((b.ws - a.ws).norm()) for a, b in zip(quiet[150:], quiet[151:])]
@@ -195,12 +198,13 @@ def test_silence_rests_even_with_lfos(gen):
     assert max(float((b.ws - a.ws).norm()) for a, b in zip(loud, loud[1:])) > 100 * max(steps + [1e-9])
 
 
-def test_keyframe_loop_locks_to_bars(gen):
-    reg = make_registry()
+def test_keyframe_loop_locks_to_bars():
+    s = session()
+    reg = s.registry
     reg.update({"tempo/bpm": 120.0, "tempo/loop_bars": 2, "latent/keyframes": 4, "latent/motion": 0.0,
                 "latent/pulse": 0.0, "latent/chroma": 0.0, "truncation/energy": 0.0, "layers/bass_coarse": 0.0,
                 "layers/mid_middle": 0.0, "layers/high_fine": 0.0})
-    cond = Conductor(gen, seed=0)
+    cond = s.conductor()
     seq = {round(t, 2): cond.step(frame(t), reg.snapshot(), t).ws for t in np.arange(0, 12.01, 0.05)}
     # 2 bars at 120 BPM = 4 s per loop: the picture repeats every 4 s, not before.
     assert torch.allclose(seq[1.0], seq[5.0], atol=1e-4) and torch.allclose(seq[2.5], seq[10.5], atol=1e-4)
@@ -220,10 +224,10 @@ def test_ganspace_directions_are_orthonormal_and_cached(gen, tmp_path, monkeypat
     again = ganspace.directions(gen)  # from the disk cache
     assert torch.equal(again.components, d.components)
     # ganspace/<k> moves the latent along component k by that many sds.
-    reg = make_registry()
-    a = Conductor(gen, seed=0).step(frame(0.0), reg.snapshot(), 0.0)
-    reg.set("ganspace/0", 2.0)
-    b = Conductor(gen, seed=0).step(frame(0.0), reg.snapshot(), 0.0)
+    s1, s2 = session(), session()
+    a = s1.conductor().step(frame(0.0), s1.registry.snapshot(), 0.0)
+    s2.registry.set("ganspace/0", 2.0)
+    b = s2.conductor().step(frame(0.0), s2.registry.snapshot(), 0.0)
     moved = (b.ws - a.ws)[0]
     psi = 0.8 + 0.2 * 0.8 * (1 - np.exp(0))  # energy is 0 on the first frame
     assert float(moved @ d.components[0]) == pytest.approx(2.0 * float(d.stds[0]) * psi, rel=1e-3)

@@ -2,6 +2,7 @@ import pytest
 
 from livegan.conductor.preset import PresetError, apply_preset, list_presets, load_preset, parse_preset
 from livegan.params.definitions import make_registry
+from livegan.session import session_registry
 
 
 def test_bundled_presets_load_and_differ():
@@ -15,15 +16,30 @@ def test_bundled_presets_load_and_differ():
 
 
 def test_apply_preset_resets_and_keeps_show_controls():
-    reg = make_registry()
+    reg = session_registry()  # with the shaders' parameters, which presets switch on
     reg.set("latent/motion", 1.9)
     reg.set("show/blackout", True)
     apply_preset(reg, load_preset("pulse", reg))
     assert reg.get("latent/pulse") == 1.4
     assert reg.get("latent/motion") == 0.3
     assert reg.get("show/blackout") is True
+    assert reg.get("preset/name") == "pulse" and "strobe" in reg.get("fx/order").split(",")
+    assert reg.get("fx/strobe/enabled") is True
+    reg.set("latent/seed", 9)
     apply_preset(reg, load_preset("still", reg))
     assert reg.get("bend/zoom") == reg.spec("bend/zoom").default
+    assert reg.get("latent/seed") == 9  # the seed stays unless the preset sets one
+    assert reg.get("preset/name") == "still"
+
+
+def test_a_preset_naming_a_missing_shader_is_refused_whole(tmp_path):
+    reg = session_registry()
+    before = reg.peek().values
+    p = tmp_path / "x.toml"
+    p.write_text('name = "x"\n[params]\n"latent/speed" = 2.0\n[[effects]]\nname = "nosuch"\n')
+    with pytest.raises(PresetError, match=r"x\.toml: effect 'nosuch': there is no shader nosuch\.glsl"):
+        apply_preset(reg, load_preset(str(p), reg))
+    assert reg.peek().values == before
 
 
 def test_invalid_toml_names_file_and_line(tmp_path):

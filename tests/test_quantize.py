@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from live_helpers import click_track
 
-from livegan.conductor.mappings import Clock, parse_mappings
+from livegan.audio.features import Clock
+from livegan.conductor.mappings import parse_mappings
 from livegan.conductor.preset import load_preset
 from livegan.live.app import LiveApp, LiveConfig
 from livegan.live.quantize import Quantizer, next_line
@@ -59,7 +60,7 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
             reg.set("tempo/source", "manual")
             reg.set("tempo/bpm", 240.0)
             reg.set("show/quantize", "bar")
-            st["old"] = app.renderer.conductor
+            st["old"] = app.watchdog.guard.renderer
             app.request_model("builtin:1", 0.0)
             return
         sw = app.swapper
@@ -68,9 +69,9 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
                 return
             assert sw.results[-1].ok, sw.results[-1].message
             st["swapped"] = n
-            st["new"] = app.renderer.conductor
-            st["specs_at_swap"] = st["new"].mapping_specs
-        clock = app._beat_clock()
+            st["new"] = app.watchdog.guard.renderer
+            st["specs_at_swap"] = app.session.performance.envelopes.specs
+        clock = app.show.clock()
         beats = clock.beats if clock else 0.0
         if "asked" not in st and n >= st["swapped"] + 3 and 1.0 < beats % 4 < 2.0:
             app.request_preset("storm")
@@ -84,14 +85,16 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
         if "landed" in st and n >= st["landed"] + 2:
             app.on_key("escape")
 
-    cfg = LiveConfig(file=str(song), play=False, size=32, headless=True, duration=9.0, threads=1,
+    cfg = LiveConfig(file=str(song), play=False, size=32, headless=True, duration=9.0,
                      refresh_hz=30.0, device="cpu", preset="drift", model="builtin")
     app = LiveApp(cfg, registry=make_registry(), on_frame=on_frame)
     app.run()
     assert "landed" in st, st["log"][-10:]
     old, new = st["old"], st["new"]
-    assert new is not old and app.watchdog.guard.renderer.conductor is new
-    assert new.clock.bpm == pytest.approx(240.0) and new.last_clock.beats > 4.0  # the beat carried on
+    assert new is not old and app.watchdog.guard.renderer is new and new.spec == "builtin:1"
+    # The swap replaced the model path only: one performance, so the beat carried on by construction.
+    perf = app.session.performance
+    assert perf.clock.bpm == pytest.approx(240.0) and perf.clock.beats > 4.0
     # The preset asked for mid-bar waited for the bar line (1/4 s per beat: several frames at 30 fps).
     target = (int(st["beats_asked"] // 4) + 1) * 4
     assert "on the next bar" in st["waiting_message"]
@@ -103,4 +106,4 @@ def test_live_bar_quantised_preset_and_model_swap_keep_the_mappings_and_clock(tm
     # The swap handed drift's mappings over; storm's went to the model that is live now.
     drift, storm = (load_preset(name, make_registry()) for name in ("drift", "storm"))
     assert st["specs_at_swap"] == parse_mappings(drift.mappings, "drift") != ()
-    assert new.mapping_specs == parse_mappings(storm.mappings, "storm") != st["specs_at_swap"]
+    assert perf.envelopes.specs == parse_mappings(storm.mappings, "storm") != st["specs_at_swap"]

@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 import torch
 
-from livegan.audio.analyzer import Analyzer, analyze
-from livegan.conductor.conductor import Conductor, GeneratorInputs
+from livegan.audio.analyzer import Analyzer
+from livegan.audio.features import merge_frames
+from livegan.conductor.inputs import GeneratorInputs
 from livegan.control.osc_packet import encode_message
 from livegan.control.osc_server import OscServer
-from livegan.control.recording import SetRecorder, SetReplayer, apply_changes_until, load_set, replay_setup
-from livegan.control.triggers import declare_actions
 from livegan.errors import LiveganError
-from livegan.models.builtin import BuiltinGenerator
 from livegan.params.definitions import make_registry
-from livegan.synth.engine import Engine
-from livegan.render.offline import features_at
+from livegan.record.recorder import SetRecorder
+from livegan.record.replay import SetReplayer, apply_changes_until, replay_features, tick_features
+from livegan.record.setfile import load_set
+from livegan.session import Session, SessionSpec
 
 SR = 48000
 BLOCK = 512
@@ -45,10 +45,8 @@ def music(seconds: float, seed: int = 0) -> np.ndarray:
     return np.stack([x, 0.9 * x], axis=1).astype(np.float32)
 
 
-def new_conductor(gen, reg) -> Conductor:
-    c = Conductor(gen, seed=0, sample_rate=SR)
-    c.taus = {s.name: s.smoothing for s in reg.specs()}
-    return c
+def new_session() -> Session:
+    return Session(SessionSpec(model_size=64, preset=None, device="cpu", sample_rate=SR))
 
 
 def same_inputs(a: GeneratorInputs, b: GeneratorInputs) -> bool:
@@ -58,22 +56,21 @@ def same_inputs(a: GeneratorInputs, b: GeneratorInputs) -> bool:
             and (a.time, a.flash, a.blackout, a.master) == (b.time, b.flash, b.blackout, b.master))
 
 
-@pytest.fixture(scope="module")
-def gen():
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
     torch.set_num_threads(1)
-    return BuiltinGenerator(seed=0, resolution=64).eval()
 
 
-def test_record_then_replay_is_identical(gen, tmp_path) -> None:
+def test_record_then_replay_is_identical(tmp_path) -> None:
     audio = music(3.0)
-    reg = make_registry()
-    declare_actions(reg)
+    live_session = new_session()
+    reg = live_session.registry
     clock = {"t": 0.0}
     reg.clock = lambda: clock["t"]
     server = OscServer(reg, port=0).start()
-    rec = SetRecorder(reg, tmp_path / "set", SR, 2, frame_stamps=True).start()
+    rec = SetRecorder(reg, tmp_path / "set", SR, 2, origin=0.0, frame_stamps=True).start()
     analyzer = Analyzer(SR)
-    conductor = new_conductor(gen, reg)
+    conductor = live_session.conductor()
     progress = threading.Event()
     done = threading.Event()
 
@@ -95,20 +92,21 @@ def test_record_then_replay_is_identical(gen, tmp_path) -> None:
     th = threading.Thread(target=controller)
     th.start()
     live: list[GeneratorInputs] = []
-    latest = None
+    unread = []  # hops the live conductor has not taken yet (latest wins, events merged)
     rng = np.random.RandomState(1)
     pos = 0
     for i in range(0, len(audio), BLOCK):
         block = audio[i:i + BLOCK]
         rec.write_audio(block)
-        frames = analyzer.process(block)
-        latest = frames[-1] if frames else latest
+        unread.extend(analyzer.process(block.mean(axis=1)))
         pos += len(block)
         clock["t"] = pos / SR
-        if rng.rand() < 0.35 and latest is not None:  # frames at an uneven rate, as a display gives them
+        if rng.rand() < 0.35 and unread:  # frames at an uneven rate, as a display gives them
+            feat = merge_frames(unread)
+            unread = []
             snap = reg.snapshot()
-            rec.mark_tick(snap, pos / SR)
-            live.append(conductor.step(latest, snap, pos / SR))
+            rec.mark_tick(snap, feat.time, feat.sample_pos, len(live))
+            live.append(conductor.step(feat, snap, feat.time))
         if i % (BLOCK * 12) == 0:
             progress.set()
             time.sleep(0.003)  # let the controller's message arrive mid-run
@@ -123,25 +121,30 @@ def test_record_then_replay_is_identical(gen, tmp_path) -> None:
     assert len(recorded.ticks) == len(live)
     rows = [json.loads(x) for x in (tmp_path / "set" / "changes.jsonl").read_text().splitlines()]
     osc_rows = [r for r in rows if r["source"] == "osc"]
-    assert len(osc_rows) == 10 and 0 < osc_rows[0]["t"] < osc_rows[-1]["t"] < 3.0  # arrived during the run
+    # Ten messages, eleven changes: the reseed also moved latent/seed on (in the same tick).
+    assert len(osc_rows) == 11 and 0 < osc_rows[0]["t"] < osc_rows[-1]["t"] < 3.0  # arrived during the run
+    reseed = [r for r in osc_rows if r["name"] in ("latent/reseed", "latent/seed")]
+    assert [r["name"] for r in reseed] == ["latent/reseed", "latent/seed"] and reseed[0]["t"] == reseed[1]["t"]
     assert any(x.flash > 0 for x in live) and live[-1].noise.mode == "random"
 
-    # Replay: fresh registry and conductor, the recorded audio through the offline analyzer.
-    reg2 = make_registry()
-    declare_actions(reg2)
+    # Replay: a fresh session, the recorded audio through the same analyzer, the hops each tick took.
+    replay_session = new_session()
+    reg2 = replay_session.registry
     reg2.set("latent/speed", 3.0)  # whatever the renderer set up first is replaced by the set's start
     replayer = SetReplayer(recorded, reg2)
-    conductor2 = new_conductor(gen, reg2)
-    feats = analyze(recorded.audio.samples, SR)
+    conductor2 = replay_session.conductor()
+    feats = replay_features(recorded)
     positions = [f.sample_pos for f in feats]
     replayed = []
-    for t in recorded.ticks:
-        replayer.advance(float(t))
-        replayed.append(conductor2.step(features_at(feats, positions, int(round(t * SR))), reg2.snapshot(), float(t)))
+    for tick, hops in zip(recorded.ticks, tick_features(feats, positions, recorded.ticks)):
+        t = float(tick["t"])
+        replayer.advance(t)
+        replayed.append(conductor2.step(hops, reg2.snapshot(), t))
     assert len(replayed) == len(live)
+    # Exact on purpose: the replay runs the same code on the same inputs as the live loop.
     first_bad = next((k for k, (a, b) in enumerate(zip(live, replayed)) if not same_inputs(a, b)), None)
     assert first_bad is None, f"frame {first_bad} differs"
-    eng = Engine(gen, device="cpu")
+    eng = live_session.model.engine
     pick = [0, len(live) // 2, len(live) - 1]
     assert torch.equal(eng.generate([live[k] for k in pick]), eng.generate([replayed[k] for k in pick]))
 
@@ -165,10 +168,11 @@ def test_clock_stamps_and_replay_helpers(tmp_path) -> None:
     assert apply_changes_until(reg2, s.changes, 0.3) == 1 and reg2.get("latent/speed") == 1.0
     assert apply_changes_until(reg2, s.changes, 0.5, 1) == 3
     assert [t.name for t in reg2.snapshot().triggers] == ["fx/flash"]
-    clip, reg3, on_time = replay_setup(tmp_path / "s")
-    on_time(0.0)
-    assert reg3.get("latent/speed") == 0.5 and clip.sample_rate == SR
-    on_time(1.0)
+    reg3 = make_registry()
+    replayer = SetReplayer(s, reg3)
+    replayer.advance(0.0)
+    assert reg3.get("latent/speed") == 0.5 and s.sample_rate == SR
+    replayer.advance(1.0)
     assert reg3.get("noise/mode") == "none"
 
 

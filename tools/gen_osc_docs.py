@@ -101,10 +101,12 @@ and needs `pip install zeroconf`.
 
 ## Recording a set
 
-A recorded set keeps the input audio and every parameter change (OSC, MIDI, keyboard,
-presets, morphs) with the audio time of the frame that first saw it (format:
-`livegan/control/recording.py`); `livegan render --replay SET -o show.mp4 --size 1920x1080`
-renders the same show offline at any size.
+`livegan live --record SET` keeps the input audio and every parameter change (OSC, MIDI,
+keyboard, presets, morphs) with the conductor tick that first saw it, every displayed frame's
+inputs and a thumbnail of what the audience saw (format: `livegan/record/setfile.py`).
+`livegan render --replay SET -o show.mp4` re-renders the show at the instants the audience
+saw; `livegan render --replay SET --check` compares the replay with the thumbnails;
+`--fps N --size 1920x1080` renders it anew at another rate and size.
 
 ## TouchOSC
 

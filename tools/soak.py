@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     from livegan.audio.demo import demo_track
     from livegan.conductor.preset import list_presets
     from livegan.control.osc_server import OscServer
-    from livegan.control.triggers import ControlActions, declare_actions
+    from livegan.control.triggers import ControlActions
+    from livegan.params.definitions import declare_actions
     from livegan.live.gc_pause import GcPauses
     from livegan.live.stats import write_json
     from livegan.params.definitions import make_registry
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = make_registry()
     declare_actions(registry)
     cfg = app_module.LiveConfig(file=str(song), play=False, size=args.size, headless=True, duration=duration,
-                                threads=args.threads, refresh_hz=args.fps, device="cpu", hud=True)
+                                refresh_hz=args.fps, device="cpu", hud=True)
     app = app_module.LiveApp(cfg, registry=registry)
     own = app.control_actions()  # what `livegan live --osc-port` serves
 

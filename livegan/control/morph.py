@@ -42,8 +42,11 @@ class Morph:
 
 
 def preset_targets(registry: ParamRegistry, preset: Preset, keep: tuple[str, ...] = SHOW_KEEP) -> dict[str, Any]:
-    """The values loading ``preset`` would leave: its own, and defaults for everything else."""
-    return preset_values(registry, preset, keep)
+    """The values loading ``preset`` would leave: its own, and defaults for everything else.
+
+    The preset's name is not among them: it changes when the morph lands and the preset loads.
+    """
+    return {k: v for k, v in preset_values(registry, preset, keep).items() if k != "preset/name"}
 
 
 class MorphRunner:

@@ -21,7 +21,8 @@ from .osc_server import OscServer
 from .osc_validate import ActivityStats
 from .oscquery import OscQueryServer
 from .preset_watch import PresetWatcher
-from .triggers import ControlActions, declare_actions
+from ..params.definitions import declare_actions
+from .triggers import ControlActions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import LiveganError
-from ..params.definitions import ACTION_SPECS, declare_actions  # noqa: F401 - part of this module's face
+from ..params.definitions import ACTION_SPECS
 from .osc_packet import IMPULSE
 from .osc_validate import BAD_ARGS, OUT_OF_RANGE, ArgError, is_number
 

@@ -119,14 +119,6 @@ def _spec_for(pname: str, gl_type: str, a: dict[str, str]) -> ParamSpec:
     return ParamSpec(pname, "float", default, lo, hi, unit, desc, smoothing)
 
 
-def _first_error_line(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    for ln in lines:
-        if "error" in ln.lower() and not ln.lower().startswith("glsl compiler failed"):
-            return ln
-    return lines[-1] if lines else "compile failed"
-
-
 def enabled_spec(info: EffectInfo) -> ParamSpec:
     return ParamSpec(f"fx/{info.name}/enabled", "bool", info.enabled,
                      description=info.description or f"{info.name} effect on/off")

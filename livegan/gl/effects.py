@@ -39,6 +39,14 @@ void main() {
 }
 """
 
+def _first_error_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    for ln in lines:
+        if "error" in ln.lower() and not ln.lower().startswith("glsl compiler failed"):
+            return ln
+    return lines[-1] if lines else "compile failed"
+
+
 class Effect:
     """One shader file, its program (the last good one) and its feedback textures."""
 

@@ -92,7 +92,7 @@ class RecordedSet:
         return data.reshape(th, tw, 3) if data.size == tw * th * 3 else None
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict]]:
+def _jsonl(path: Path, kind: str) -> list[tuple[int, dict]]:
     rows = []
     if path.is_file():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -101,9 +101,9 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
             try:
                 row = json.loads(line)
             except ValueError:
-                raise LiveganError(f"{path}:{n}: not JSON") from None
+                raise LiveganError(f"{path}:{n}: bad {kind} record (not JSON)") from None
             if not isinstance(row, dict):
-                raise LiveganError(f"{path}:{n}: expected a JSON object")
+                raise LiveganError(f"{path}:{n}: bad {kind} record (not a JSON object)")
             rows.append((n, row))
     return rows
 
@@ -134,7 +134,7 @@ def load_set(path: str | Path) -> RecordedSet:
         raise LiveganError(f"{meta_path}: set version {meta.get('version')} is newer than this livegan reads")
     changes: list[ParamChange] = []
     cpath = d / "changes.jsonl"
-    for n, row in _jsonl(cpath):
+    for n, row in _jsonl(cpath, "change"):
         try:
             changes.append(ParamChange(str(row["name"]), row.get("value"), float(row["t"]),
                                        str(row.get("source", "")), int(row.get("seq", 0))))
@@ -143,14 +143,14 @@ def load_set(path: str | Path) -> RecordedSet:
     changes.sort(key=lambda c: (c.audio_time, c.seq))
     segments = []
     apath = d / "analysis.jsonl"
-    for n, row in _jsonl(apath):
+    for n, row in _jsonl(apath, "analysis"):
         try:
             segments.append(AnalysisSegment(int(row["pos"]), float(row["gain"]), int(row["offset"])))
         except (ValueError, KeyError, TypeError) as exc:
             raise LiveganError(f"{apath}:{n}: bad analysis record ({exc.__class__.__name__})") from None
     models = []
     mpath = d / "models.jsonl"
-    for n, row in _jsonl(mpath):
+    for n, row in _jsonl(mpath, "model"):
         try:
             models.append((int(row["tick"]), str(row["spec"])))
         except (ValueError, KeyError, TypeError) as exc:

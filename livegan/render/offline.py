@@ -147,8 +147,8 @@ def render_identity(audio, session: Session, extra: dict | None) -> dict:
     """What makes two renders the same render (for --resume): content hashes, not paths."""
     h = hashlib.sha1(np.ascontiguousarray(audio.samples).tobytes()).hexdigest()
     preset = session.preset
-    text = preset.path.read_bytes() if preset.path is not None and preset.path.is_file() else b""
-    ident = {"audio_sha1": h, "sample_rate": int(audio.sample_rate), "preset": preset.name,
+    text = preset.path.read_bytes() if preset is not None and preset.path is not None and preset.path.is_file() else b""
+    ident = {"audio_sha1": h, "sample_rate": int(audio.sample_rate), "preset": preset.name if preset else "",
              "preset_sha1": hashlib.sha1(text).hexdigest(), "model": session.spec.model,
              "model_size": session.spec.model_size, "seed": session.spec.seed}
     ident.update(extra or {})

@@ -39,7 +39,7 @@ class SessionSpec:
     """What a pipeline is made of. Everything else follows from it and the registry."""
 
     model: str = "builtin"  # builtin, builtin:SEED, a .pkl or .safetensors file
-    preset: str = DEFAULT_PRESET  # name or .toml path
+    preset: str | None = DEFAULT_PRESET  # name or .toml path (None: no preset, the registry's defaults)
     seed: int | None = None  # latent/seed on top of the preset (None: the preset's, else 0)
     model_size: int | None = None  # side the model's frames are made at (None: the model's own; builtin 512)
     device: str = "auto"  # torch device: auto, cpu, cuda, cuda:N
@@ -47,9 +47,10 @@ class SessionSpec:
     sample_rate: int = 48000
 
 
-def session_registry(shader_dir: str | Path | None = None) -> ParamRegistry:
-    """A registry with every parameter a session has: core, actions, effects, checked mappings."""
-    registry = make_registry()
+def session_registry(shader_dir: str | Path | None = None, registry: ParamRegistry | None = None) -> ParamRegistry:
+    """A registry with every parameter a session has: core, actions, effects, checked mappings
+    (``registry``, when given, gets what it lacks)."""
+    registry = registry if registry is not None else make_registry()
     declare_actions(registry)
     spec = registry.spec("preset/mappings")
     registry.declare(replace(spec, check=check_mappings_json), replace=True)
@@ -69,11 +70,12 @@ class Session:
 
     def __init__(self, spec: SessionSpec, registry: ParamRegistry | None = None, load_model: bool = True) -> None:
         self.spec = spec
-        self.registry = registry if registry is not None else session_registry(spec.shader_dir)
-        self.preset = self.read_preset(spec.preset)
+        self.registry = session_registry(spec.shader_dir, registry)
+        self.preset = self.read_preset(spec.preset) if spec.preset is not None else None
         self.performance = Performance(smoothing_taus(self.registry), spec.sample_rate)
         self.model: ModelPath | None = self.load_model(spec.model) if load_model else None
-        self.apply_preset(self.preset)
+        if self.preset is not None:
+            self.apply_preset(self.preset)
         if spec.seed is not None:
             self.registry.set("latent/seed", int(spec.seed), source="cli")
 
@@ -91,7 +93,7 @@ class Session:
         """Values, mappings and effect order in one registry update (the conductor and the
         display pick them up from their next snapshot)."""
         apply_preset(self.registry, preset, source=source)
-        self.preset = preset
+        self.preset: Preset | None = preset
 
     def load_model(self, model: str, precision: str = "auto") -> ModelPath:
         """Generator + rig + engine for a model spec (also what a hot swap builds)."""

@@ -70,7 +70,7 @@ class OscTarget:
 
     def __init__(self) -> None:
         from ..control.osc_server import OscServer  # noqa: PLC0415
-        from ..control.triggers import declare_actions  # noqa: PLC0415
+        from ..params.definitions import declare_actions  # noqa: PLC0415
         from ..params.definitions import make_registry  # noqa: PLC0415
 
         self.registry = make_registry()
