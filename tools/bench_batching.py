@@ -19,15 +19,14 @@ import torch
 from livegan.audio.analyzer import analyze
 from livegan.audio.demo import demo_track
 from livegan.benchinfo import write_result
-from livegan.models.builtin import BuiltinGenerator
-from livegan.synth.engine import Engine
-from livegan.render.offline import BatchRunner, conduct, setup_conductor, slice_clip
+from livegan.render.offline import BatchRunner, conduct, slice_clip
+from livegan.session import Session, SessionSpec
 
 
-def bench_preset(preset: str, gen, features, sr: int, n_frames: int, fps: int, batch: int) -> dict:
-    conductor, registry = setup_conductor(gen, preset, 0, sr)
-    inputs = list(conduct(conductor, registry, features, sr, n_frames, fps))
-    engine = Engine(gen, device="cpu")
+def bench_preset(preset: str, size: int, features, sr: int, n_frames: int, fps: int, batch: int) -> dict:
+    session = Session(SessionSpec(model_size=size, preset=preset, seed=0, device="cpu", sample_rate=sr))
+    inputs = [job.inputs for job in conduct(session, features, sr, n_frames, fps)]
+    engine = session.model.engine
     calls: list[int] = []
     real = engine.fast
 
@@ -36,7 +35,7 @@ def bench_preset(preset: str, gen, features, sr: int, n_frames: int, fps: int, b
         return real(ws, **kw)
 
     engine.fast = counting
-    runner = BatchRunner(engine, batch)
+    runner = BatchRunner(session.model, batch)
     runner.run(inputs[:batch])  # warm-up
     calls.clear()
     t0 = time.perf_counter()
@@ -60,11 +59,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     clip = slice_clip(demo_track(), 0.0, args.duration)
     features = analyze(clip.samples, clip.sample_rate)
-    gen = BuiltinGenerator(seed=0, resolution=args.size).eval()
     n = int(round(args.duration * args.fps))
     rows = []
     for p in args.presets.split(","):
-        r = bench_preset(p, gen, features, clip.sample_rate, n, args.fps, args.batch)
+        r = bench_preset(p, args.size, features, clip.sample_rate, n, args.fps, args.batch)
         rows.append(r)
         print(f"{p:8s} {r['frames']} frames ({r['frames_with_bends']} bent): {r['synthesis_calls']} calls, "
               f"mean batch {r['mean_batch']:.2f}, {r['fps']:.1f} fps")

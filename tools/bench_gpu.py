@@ -262,14 +262,16 @@ def profile_section(results: dict, budget: Budget) -> None:
 
 def render_section(results: dict, budget: Budget) -> None:
     from livegan.audio.demo import demo_track
-    from livegan.models.official import random_official
     from livegan.render.offline import render, slice_clip
+    from livegan.session import Session, SessionSpec
 
-    G = random_official("stylegan2", 1024, seed=0, channel_base=32768, channel_max=512)
     clip = slice_clip(demo_track(), 0.0, 10.0)
     with tempfile.TemporaryDirectory() as d:
+        model = write_random_model(Path(d) / "sg2-1024.safetensors", "stylegan2", 1024,
+                                   channel_base=32768, channel_max=512)
+        session = Session(SessionSpec(model=str(model), device="cuda", sample_rate=clip.sample_rate))
         t0 = time.perf_counter()
-        r = render(clip, Path(d) / "r.mp4", G, size=(1024, 1024), fps=30, batch=16, device="cuda",
+        r = render(clip, Path(d) / "r.mp4", session, size=(1024, 1024), fps=30, batch=16,
                    progress=False, x264_preset="veryfast")
         wall = time.perf_counter() - t0
     results["render_sg2_1024"] = {"frames": r.frames, "wall_s": wall, "fps": r.frames / wall, **r.timings}

@@ -29,13 +29,13 @@ from bench_live import song_samples  # noqa: E402
 
 from livegan.audio.analyzer import Analyzer  # noqa: E402
 from livegan.live.analysis_thread import AnalysisThread  # noqa: E402
-from livegan.live.app import LiveConfig, build_renderer  # noqa: E402
 from livegan.live.audio_input import FileInput  # noqa: E402
 from livegan.live.inference_thread import HostCopier, InferenceThread  # noqa: E402
 from livegan.live.latest import Latest  # noqa: E402
 from livegan.live.ringbuffer import AudioRing  # noqa: E402
 from livegan.live.stats import write_json  # noqa: E402
-from livegan.params.definitions import make_registry  # noqa: E402
+from livegan.live.watchdog import StallGuard  # noqa: E402
+from livegan.session import Session, SessionSpec  # noqa: E402
 
 
 def _pct(v, q):
@@ -69,15 +69,21 @@ def main() -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     rate = 48000
-    cfg = LiveConfig(size=args.size, device=args.device, threads=args.threads)
-    registry = make_registry()
-    renderer, model, device = build_renderer(cfg, rate)
+    import itertools  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    session = Session(SessionSpec(model_size=args.size, device=args.device, sample_rate=rate))
+    registry, model, device = session.registry, session.model.name, str(session.model.device)
     ring = AudioRing(rate * 4, rate)
     feats: Latest = Latest()
     frames: Latest = Latest()
     source = FileInput(ring, "<generated>", song_samples(args.seconds + 5, rate), play=False)
     analysis = AnalysisThread(ring, Analyzer(rate), feats)
-    inference = InferenceThread(feats, registry, renderer, frames)
+    inference = InferenceThread(feats, registry, session.performance, StallGuard(session.model), frames, Latest(),
+                                itertools.count(1))
     latencies, infer = [], []
     threads = [inference.start(), analysis.start(), source.start()]
     version, t0 = 0, time.perf_counter()

@@ -81,14 +81,11 @@ def frame_loop(reg, seconds: float, size: int, device: str = "cpu") -> dict[str,
     import torch
 
     from livegan.audio.features import FeatureFrame
-    from livegan.conductor.conductor import Conductor
-    from livegan.models.builtin import BuiltinGenerator
-    from livegan.synth.engine import Engine
+    from livegan.session import Session, SessionSpec
 
     torch.set_num_threads(1)
-    gen = BuiltinGenerator(seed=0, resolution=size).eval().to(device)
-    cond = Conductor(gen, seed=0)
-    eng = Engine(gen, device=device)
+    session = Session(SessionSpec(model_size=size, device=device), registry=reg)
+    cond, eng = session.conductor(), session.model.engine
     feat = FeatureFrame(0, 0.0, rms=0.5, bands=(0.5, 0.4, 0.3, 0.2))
     for _ in range(3):  # warm up
         eng.generate([cond.step(feat, reg.snapshot(), 0.0)]).cpu()

@@ -22,6 +22,7 @@ from livegan.audio.demo import demo_track
 from livegan.benchinfo import write_result
 from livegan.models.builtin import BuiltinGenerator
 from livegan.render.offline import parse_size, render, slice_clip
+from livegan.session import Session, SessionSpec
 
 
 def generator_fps(resolution: int, batch: int, seconds: float = 4.0) -> dict:
@@ -58,8 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "bench.mp4"
         t0 = time.perf_counter()
-        res = render(clip, out, BuiltinGenerator(seed=0, resolution=max(parse_size(args.size))),
-                     size=parse_size(args.size), fps=args.fps, batch=args.batch, progress=False)
+        session = Session(SessionSpec(model_size=max(parse_size(args.size)), sample_rate=clip.sample_rate))
+        res = render(clip, out, session, size=parse_size(args.size), fps=args.fps, batch=args.batch, progress=False)
         wall = time.perf_counter() - t0
     t = res.timings
     summary = {

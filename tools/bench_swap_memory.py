@@ -9,7 +9,6 @@ flat series means a swap leaves nothing behind. Writes bench/results/swap-memory
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import queue
 import subprocess
@@ -28,12 +27,12 @@ def child(arenas: int, swaps: int, frames: int, size: int) -> dict:
     import torch
 
     from livegan.audio.features import FeatureFrame
-    from livegan.live.app import LiveConfig, build_renderer
-    from livegan.params.definitions import make_registry
+    from livegan.conductor.performance import Groove
+    from livegan.session import Session, SessionSpec
 
     torch.set_num_threads(1)
-    registry = make_registry()
-    cfg = LiveConfig(size=size, threads=1, device="cpu")
+    session = Session(SessionSpec(model_size=size, device="cpu"), load_model=False)
+    registry, performance = session.registry, session.performance
     jobs: queue.Queue = queue.Queue()
     done: queue.Queue = queue.Queue()
     render_ms: list[float] = []
@@ -45,7 +44,8 @@ def child(arenas: int, swaps: int, frames: int, size: int) -> dict:
                 for _ in range(frames):
                     t += 1 / 30
                     t0 = time.perf_counter()
-                    renderer.render(FeatureFrame(sample_pos=int(t * 48000), time=t), registry.snapshot())
+                    groove = performance.step(FeatureFrame(sample_pos=int(t * 48000), time=t), registry.snapshot(), t)
+                    renderer.render(groove)
                     render_ms.append((time.perf_counter() - t0) * 1000.0)
             del renderer  # the old model goes when the next one arrives, as in live mode
             done.put(None)
@@ -57,9 +57,9 @@ def child(arenas: int, swaps: int, frames: int, size: int) -> dict:
         box: dict = {}
 
         def load(seed: int = i % 3) -> None:
-            renderer = build_renderer(dataclasses.replace(cfg, model=f"builtin:{seed}"), 48000)[0]
+            renderer = session.load_model(f"builtin:{seed}")
             with torch.inference_mode():
-                renderer.render(FeatureFrame.rest(0), registry.peek())  # the swapper's probe frame
+                renderer.render(Groove())  # the swapper's probe frame
             box["renderer"] = renderer
 
         loader = threading.Thread(target=load, name="model-load")

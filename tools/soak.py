@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             gc_pauses.install()  # after the app's start-up collection, which is not a frame gap
             traffic.start()
         t = now - state["t0"]
-        err = live.inference.error
+        err = live.watchdog.thread.error
         if err and err != state["last_inf_error"]:
             rec["inference_errors"].append([round(t, 1), err[:200]])
             state["last_inf_error"] = err
