@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from livegan.errors import LiveganError
 from livegan.models import ops
 from livegan.models.base import Bend, NoiseSpec, make_transform
-from livegan.models.official import build_from_official, random_official
+from livegan.models.official import build_from_official, model_config, official_state_dict, random_official
 from livegan.models.stylegan3 import SG3LayerConfig, design_lowpass, design_schedule
 
 torch.set_num_threads(1)
@@ -147,10 +147,10 @@ def test_kwargs_only_build_matches(name: str) -> None:
 @pytest.mark.parametrize("name", ["sg2_tiny_cond", "sg3r_tiny"])
 def test_config_round_trip(name: str) -> None:
     g = model(name)
-    cfg = json.loads(json.dumps(g.config()))
+    cfg = json.loads(json.dumps(model_config(g)))
     assert cfg["family"] == g.family
-    assert set(g.official_state_dict()) == set(load_file(FIXTURES / f"{name}.safetensors"))
-    again = build_from_official(cfg["init_kwargs"], g.official_state_dict(), cfg["attrs"])
+    assert set(official_state_dict(g)) == set(load_file(FIXTURES / f"{name}.safetensors"))
+    again = build_from_official(cfg["init_kwargs"], official_state_dict(g), cfg["attrs"])
     assert again.cfg == g.cfg
     _, ref, _ = fixture(name)
     ws = torch.from_numpy(ref["ws_psi100"][:1])
@@ -312,7 +312,7 @@ def test_random_official_small(family: str) -> None:
     g = random_official(family, 32, seed=1, **kw)
     img = g(torch.randn(2, 16))
     assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all() and img.std() > 0
-    again = build_from_official(g.config()["init_kwargs"], g.official_state_dict())
+    again = build_from_official(model_config(g)["init_kwargs"], official_state_dict(g))
     ws = g.mapping(torch.randn(1, 16))
     assert maxdiff(again.synthesis(ws), g.synthesis(ws)) == 0
 

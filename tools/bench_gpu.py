@@ -189,7 +189,7 @@ def nvidia_section(results: dict, nvref: Path, budget: Budget) -> None:
     sys.path.insert(0, str(nvref))
     from training import networks_stylegan2, networks_stylegan3  # type: ignore
 
-    from livegan.models.official import random_official
+    from livegan.models.official import official_state_dict, random_official
 
     out = results.setdefault("nvidia", {})
     for key, module in (("sg2-f-1024", networks_stylegan2), ("sg3t-1024", networks_stylegan3)):
@@ -202,7 +202,7 @@ def nvidia_section(results: dict, nvref: Path, budget: Budget) -> None:
             init = dict(ours._official["init_kwargs"])  # type: ignore[attr-defined]
             t0 = time.perf_counter()
             G = module.Generator(**init).cuda().eval().requires_grad_(False)
-            G.load_state_dict(ours.official_state_dict(), strict=False)
+            G.load_state_dict(official_state_dict(ours), strict=False)
             z = torch.randn(1, G.z_dim, device="cuda", generator=torch.Generator("cuda").manual_seed(1))
             with torch.inference_mode():
                 ws = G.mapping(z, None, truncation_psi=0.7)
@@ -282,11 +282,11 @@ def write_random_model(path: Path, family: str = "stylegan2", resolution: int = 
     """A random-weight full-size model in the native format (what `livegan live --model` loads)."""
     from livegan.models.loading.native import save_native
     from livegan.models.loading.nvpkl import OfficialNetwork
-    from livegan.models.official import random_official
+    from livegan.models.official import model_config, official_state_dict, random_official
 
     G = random_official(family, resolution, seed=0, **kw)
-    cfg = G.config()
-    return save_native(path, OfficialNetwork(cfg["init_kwargs"], G.official_state_dict(), cfg["attrs"]))
+    cfg = model_config(G)
+    return save_native(path, OfficialNetwork(cfg["init_kwargs"], official_state_dict(G), cfg["attrs"]))
 
 
 def live_section(results: dict, budget: Budget, seconds: float) -> None:

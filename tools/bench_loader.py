@@ -24,7 +24,7 @@ from livegan.benchinfo import write_result
 from livegan.models.load import load_generator
 from livegan.models.loading.native import save_native
 from livegan.models.loading.nvpkl import read_network_pickle
-from livegan.models.official import random_official
+from livegan.models.official import model_config, official_state_dict, random_official
 from livegan.testing.nvpkl_writer import dumps, flat_snapshot
 
 D_PARAMS = {1024: 29_000_000, 512: 28_000_000, 256: 24_000_000}
@@ -47,8 +47,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = random_official("stylegan2", args.resolution)
-    cfg = model.config()
-    sd = {k: v.numpy() for k, v in model.official_state_dict().items()}
+    cfg = model_config(model)
+    sd = {k: v.numpy() for k, v in official_state_dict(model).items()}
     with tempfile.TemporaryDirectory() as tmp:
         pkl, native = Path(tmp) / "snap.pkl", Path(tmp) / "snap.safetensors"
         pkl.write_bytes(dumps(flat_snapshot(cfg["init_kwargs"], sd, cfg["attrs"], D_PARAMS.get(args.resolution, 0))))

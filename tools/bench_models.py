@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from livegan.benchinfo import write_result
 from livegan.models import ops
-from livegan.models.official import random_official
+from livegan.models.official import official_state_dict, random_official
 
 MODELS = {
     "sg2-256": ("stylegan2", 256, dict(channel_base=16384, channel_max=512, mapping_layers=8)),
@@ -189,7 +189,7 @@ def bench_nvidia(path: str, keys: list[str], runs: int, warmup: int) -> list[dic
         init = dict(ours._official["init_kwargs"])  # type: ignore[attr-defined]
         cls = nv2.Generator if family == "stylegan2" else nv3.Generator
         theirs = cls(**init).eval().requires_grad_(False)
-        theirs.load_state_dict(ours.official_state_dict(), strict=True)
+        theirs.load_state_dict(official_state_dict(ours), strict=True)
         z = torch.randn(1, ours.z_dim, generator=torch.Generator().manual_seed(3))
         ours.set_precision("fp32")
         with torch.inference_mode():

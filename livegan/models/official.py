@@ -8,9 +8,9 @@ fixtures' ``pickled_module_attributes``: ``{dotted path: {"class_name": ..., "at
 too). Attributes carry the effective settings; without them the settings are derived
 from kwargs with the defaults of the repository that wrote the file (fact sheet §4.2).
 
-``model.config()`` returns ``{"family", "init_kwargs", "attrs"}`` (JSON-able, attrs in
+``model_config(model)`` returns ``{"family", "init_kwargs", "attrs"}`` (JSON-able, attrs in
 the same shape), so ``build_from_official(cfg["init_kwargs"], sd, cfg["attrs"])`` with
-``sd = model.official_state_dict()`` rebuilds the model.
+``sd = official_state_dict(model)`` rebuilds the model.
 """
 
 from __future__ import annotations

@@ -137,18 +137,6 @@ class OfficialGenerator(Generator):
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise LiveganError(f"ws must have shape [batch, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
 
-    def config(self) -> dict:
-        """JSON-able ``{"family", "init_kwargs", "attrs"}`` for ``build_from_official``."""
-        from livegan.models.official import model_config
-
-        return model_config(self)
-
-    def official_state_dict(self) -> dict[str, Tensor]:
-        """Tensors under NVIDIA's names (what ``build_from_official`` takes)."""
-        from livegan.models.official import official_state_dict
-
-        return official_state_dict(self)
-
     def describe(self) -> dict:
         info = super().describe()
         info["precision"] = self.precision
