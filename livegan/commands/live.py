@@ -74,6 +74,18 @@ def add_parser(subparsers) -> None:
                         "(re-render it with `livegan render --replay SET`)")
 
 
+def live_config(args: argparse.Namespace):
+    """The show's configuration (and so its session spec, ``LiveConfig.session_spec``) from the arguments."""
+    from ..live.app import LiveConfig  # noqa: PLC0415
+
+    return LiveConfig(audio_device=args.audio_device, file=args.file, play=not args.no_playback,
+                      output_device=args.output_device, model=args.model, size=args.size, window=args.window,
+                      preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
+                      duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
+                      device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
+                      seed=args.seed, hud=not args.no_hud, record=args.record)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..live.app import LiveApp, LiveConfig  # noqa: PLC0415
     from ..oom import limit_malloc_arenas  # noqa: PLC0415
@@ -86,12 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise LiveganError(f"--duration {args.duration}: must be positive")
     if args.fps <= 0 or args.fps > 1000:
         raise LiveganError(f"--fps {args.fps}: must be in (0, 1000]")
-    cfg = LiveConfig(audio_device=args.audio_device, file=args.file, play=not args.no_playback,
-                     output_device=args.output_device, model=args.model, size=args.size, window=args.window,
-                     preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
-                     duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
-                     device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
-                     seed=args.seed, hud=not args.no_hud, record=args.record)
+    cfg = live_config(args)
     _set_threads(args.threads)
     osc = None
     app = LiveApp(cfg)  # builds the session: a bad preset or model fails here, before any window

@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
+    p.add_argument("--lossless", action="store_true",
+                   help="lossless RGB H.264 (x264 crf 0): a master whose frames decode exactly as rendered")
     p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
     p.add_argument("--no-effects", action="store_true",
                    help="skip the preset's shader effects (the model's frames, scaled to --size)")
@@ -63,6 +65,17 @@ def _identity(model: str, replay: str | None) -> dict:
     return ident
 
 
+def session_spec(args: argparse.Namespace, sample_rate: int, live: dict | None = None):
+    """The session a render builds: from the arguments, else (``--replay``) the set's ``live`` session."""
+    from ..session import SessionSpec  # noqa: PLC0415
+
+    live = live or {}
+    return SessionSpec(model=args.model or live.get("model") or "builtin",
+                       preset=args.preset or live.get("preset") or DEFAULT_PRESET, seed=args.seed,
+                       model_size=args.model_size or live.get("model_size"), device=args.device or "auto",
+                       shader_dir=args.shaders or live.get("shader_dir"), sample_rate=sample_rate)
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Every argument that can be checked without reading a file, so a typo writes nothing."""
     if args.batch is not None and args.batch < 1:
@@ -82,13 +95,15 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..render.encoder import Encoding  # noqa: PLC0415
     from ..render.offline import check_fps, parse_size, render, slice_clip  # noqa: PLC0415
-    from ..session import Session, SessionSpec  # noqa: PLC0415
+    from ..session import Session  # noqa: PLC0415
 
     _check_args(args)
     size = parse_size(args.size) if args.size else None
     fps = check_fps(args.fps) if args.fps is not None else None
     out = Path(args.output) if args.output else None
+    encoding = Encoding(args.crf, args.x264_preset, args.lossless)
     check = None
     if args.replay:
         from ..record.replay import SetReplayer  # noqa: PLC0415
@@ -96,13 +111,9 @@ def run(args: argparse.Namespace) -> int:
         from ..render.replay import CHECK_LIMIT, render_replay  # noqa: PLC0415
 
         recorded = load_set(args.replay)
-        live = recorded.meta.get("session", {})
-        spec = SessionSpec(model=args.model or live.get("model") or "builtin",
-                           preset=args.preset or live.get("preset") or DEFAULT_PRESET,
-                           model_size=args.model_size or live.get("model_size"), device=args.device or "auto",
-                           shader_dir=args.shaders or live.get("shader_dir"), sample_rate=recorded.sample_rate)
         if args.seed is not None:
             raise LiveganError("--replay uses the set's seed: leave out --seed")
+        spec = session_spec(args, recorded.sample_rate, recorded.meta.get("session", {}))
         exact = fps is None and len(recorded.display) > 0
         threads = recorded.meta.get("torch_threads")
         if exact and threads:
@@ -121,14 +132,14 @@ def run(args: argparse.Namespace) -> int:
                                    f"leave out --size")
             result = render_replay(recorded, out, session, size or live_size,
                                    max(1, round(float(recorded.meta.get("refresh_hz", 30.0)))), batch=args.batch or 1,
-                                   progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset,
+                                   progress=not args.quiet, encoding=encoding,
                                    resume=args.resume, check=args.check, identity=identity)
             check = result.check
         else:
             if args.check:
                 raise LiveganError("--check compares the live instants: leave out --fps")
             result = render(recorded.audio, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
-                            progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset,
+                            progress=not args.quiet, encoding=encoding,
                             on_time=SetReplayer(recorded, session.registry).advance, resume=args.resume,
                             identity=identity, effects=not args.no_effects)
     else:
@@ -145,13 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 raise LiveganError("no audio: give an AUDIO file, or --demo")
             clip = load_audio(args.audio)
         clip = slice_clip(clip, args.start, args.duration)
-        model = args.model or "builtin"
-        session = Session(SessionSpec(model=model, preset=args.preset or DEFAULT_PRESET, seed=args.seed,
-                                      model_size=args.model_size, device=args.device or "auto",
-                                      shader_dir=args.shaders, sample_rate=int(clip.sample_rate)))
+        session = Session(session_spec(args, int(clip.sample_rate)))
         result = render(clip, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
-                        progress=not args.quiet, crf=args.crf, x264_preset=args.x264_preset, resume=args.resume,
-                        identity=_identity(model, None), effects=not args.no_effects)
+                        progress=not args.quiet, encoding=encoding, resume=args.resume,
+                        identity=_identity(session.spec.model, None), effects=not args.no_effects)
     t = result.timings
     if result.path is not None:
         print(f"{result.path}  {result.frames} frames, {result.duration:.2f} s, {result.size[0]}x{result.size[1]} "

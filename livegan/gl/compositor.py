@@ -121,6 +121,7 @@ class Compositor:
             self._thumb_fbo = self.ctx.simple_framebuffer((tw, th), components=4)
         self._thumb_fbo.use()
         self._thumb_fbo.viewport = (0, 0, tw, th)
+        texture.repeat_x = texture.repeat_y = False  # taps at the border must not wrap round
         texture.use(0)
         self._thumb_prog["u_input"].value = 0
         self._thumb_prog["u_out"].value = (float(tw), float(th))

@@ -80,19 +80,35 @@ class EncoderStats:
     seconds: float = 0.0  # time spent converting and encoding on the encoder thread
 
 
+@dataclass(frozen=True)
+class Encoding:
+    """How frames become H.264: x264's quality and speed, or lossless RGB."""
+
+    crf: int = 18
+    preset: str = "veryfast"
+    lossless: bool = False
+
+    def meta(self) -> dict:
+        return {"crf": self.crf, "x264_preset": self.preset, "lossless": self.lossless}
+
+
 class VideoEncoder:
     """Writes frames (and the source audio) to ``path``; use as a context manager."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: int,
                  audio: np.ndarray | None = None, sample_rate: int = 0,
-                 crf: int = 18, preset: str = "veryfast", queue_size: int = 8) -> None:
+                 encoding: Encoding = Encoding(), queue_size: int = 8) -> None:
         self.path = Path(path)
         if width % 2 or height % 2:
             raise LiveganError(f"video size {width}x{height}: width and height must be even for H.264")
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
         self.width, self.height, self.fps = width, height, fps
         self.audio, self.sample_rate = audio, sample_rate
-        self.crf, self.preset = crf, preset
+        self.crf, self.preset = encoding.crf, encoding.preset
+        # Lossless: x264's RGB encoder at crf 0, so the decoded pixels are the rendered ones
+        # exactly (a master for a later grade or a check; not every player plays it).
+        self.lossless = encoding.lossless
+        self.pix_fmt = "rgb24" if self.lossless else "yuv420p"
         self.stats = EncoderStats()
         self._q: queue.Queue = queue.Queue(maxsize=queue_size)
         self._error: BaseException | None = None
@@ -106,10 +122,10 @@ class VideoEncoder:
             self._container = av.open(str(self.tmp), mode="w", format="mp4")
         except (OSError, av.FFmpegError) as exc:
             raise write_error(self.path, exc) from None
-        v = self._container.add_stream("libx264", rate=self.fps)
-        v.width, v.height, v.pix_fmt = self.width, self.height, "yuv420p"
+        v = self._container.add_stream("libx264rgb" if self.lossless else "libx264", rate=self.fps)
+        v.width, v.height, v.pix_fmt = self.width, self.height, self.pix_fmt
         v.codec_context.time_base = Fraction(1, self.fps)
-        v.options = {"crf": str(self.crf), "preset": self.preset}
+        v.options = {"crf": "0" if self.lossless else str(self.crf), "preset": self.preset}
         v.thread_type = "AUTO"
         self._vstream = v
         self._astream = None
@@ -179,7 +195,7 @@ class VideoEncoder:
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
                     # Convert here, not inside encode(): the implicit conversion made the same frames
                     # encode differently run to run; --resume needs the bits of a whole render.
-                    vf = vf.reformat(format="yuv420p")
+                    vf = vf.reformat(format=self.pix_fmt)
                     vf.pts = self.stats.frames
                     for packet in self._vstream.encode(vf):
                         self._container.mux(packet)

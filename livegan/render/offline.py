@@ -28,7 +28,7 @@ from ..gl.uniforms import frame_uniforms, onset_envelope
 from ..oom import free_device_memory, is_out_of_memory
 from ..session import ModelPath, Session
 from .chunks import ChunkStore, chunk_ranges
-from .encoder import VideoEncoder, join_chunks
+from .encoder import Encoding, VideoEncoder, join_chunks
 from .picture import OffscreenPicture
 
 log = logging.getLogger("livegan.render")
@@ -160,8 +160,8 @@ class ChunkedOutput:
     at each boundary, join with the original audio at the end, with a progress bar."""
 
     def __init__(self, out: Path, size: tuple[int, int], fps: int, n_frames: int, chunk_frames: int,
-                 meta: dict, resume: bool, progress: bool, crf: int, x264_preset: str, stateful: bool) -> None:
-        self.out, self.size, self.fps, self.crf, self.x264_preset = out, size, fps, crf, x264_preset
+                 meta: dict, resume: bool, progress: bool, encoding: Encoding, stateful: bool) -> None:
+        self.out, self.size, self.fps, self.encoding = out, size, fps, encoding
         self.ranges = chunk_ranges(n_frames, chunk_frames)
         self.store = ChunkStore(out, meta, self.ranges, resume, stateful=stateful)
         self.first = self.store.prepare()
@@ -185,8 +185,8 @@ class ChunkedOutput:
                         bar.update(b - a)
                     continue
                 try:
-                    with VideoEncoder(self.store.path(k), self.size[0], self.size[1], self.fps, crf=self.crf,
-                                      preset=self.x264_preset) as enc:
+                    with VideoEncoder(self.store.path(k), self.size[0], self.size[1], self.fps,
+                                      encoding=self.encoding) as enc:
                         chunk(k, a, b, enc)
                     self.enc_s += enc.stats.seconds
                     if picture_state is not None:
@@ -215,8 +215,7 @@ def render(
     fps: int = 30,
     batch: int = 8,
     progress: bool = True,
-    crf: int = 18,
-    x264_preset: str = "veryfast",
+    encoding: Encoding = Encoding(),
     on_time: Callable[[float], None] | None = None,
     resume: bool = False,
     chunk_seconds: float = CHUNK_SECONDS,
@@ -241,10 +240,10 @@ def render(
         raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
     chunk_frames = max(1, int(round(chunk_seconds * fps)))
     chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
-    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, "crf": crf,
-            "x264_preset": x264_preset, "chunk_frames": chunk_frames, "effects": effects,
+    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, **encoding.meta(),
+            "chunk_frames": chunk_frames, "effects": effects,
             **render_identity(audio, session, identity)}
-    output = ChunkedOutput(out, size, fps, n_frames, chunk_frames, meta, resume, progress, crf, x264_preset,
+    output = ChunkedOutput(out, size, fps, n_frames, chunk_frames, meta, resume, progress, encoding,
                            stateful=effects)
 
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ from ..gl.effects import FrameUniforms
 from ..record.replay import SetReplayer, ValuesBySeq, replay_features, tick_features
 from ..record.setfile import RecordedSet
 from ..session import Session
-from .encoder import VideoEncoder
+from .encoder import Encoding, VideoEncoder
 from .offline import BatchRunner, ChunkedOutput, RenderResult, render_identity
 from .picture import OffscreenPicture
 
@@ -110,7 +110,7 @@ def _uniforms(rec) -> FrameUniforms:
 
 
 def render_replay(recorded: RecordedSet, out: Path | None, session: Session, size: tuple[int, int], fps: int,
-                  batch: int = 8, progress: bool = True, crf: int = 18, x264_preset: str = "veryfast",
+                  batch: int = 8, progress: bool = True, encoding: Encoding = Encoding(),
                   resume: bool = False, check: bool = False, identity: dict | None = None) -> RenderResult:
     """Re-render a set at its live display instants; ``check`` compares with its thumbnails."""
     t_all = time.perf_counter()
@@ -162,9 +162,9 @@ def render_replay(recorded: RecordedSet, out: Path | None, session: Session, siz
         return RenderResult(None, 0, duration, fps, size, timings, check=figures.summary())
 
     meta = {"format": 2, "replay": "exact", "frames": n_out, "fps": fps, "size": list(size), "batch": batch,
-            "crf": crf, "x264_preset": x264_preset, **render_identity(recorded.audio, session, identity)}
+            **encoding.meta(), **render_identity(recorded.audio, session, identity)}
     chunk_frames = max(1, int(round(3.0 * fps)))
-    output = ChunkedOutput(out, size, fps, n_out, chunk_frames, meta, resume, progress, crf, x264_preset,
+    output = ChunkedOutput(out, size, fps, n_out, chunk_frames, meta, resume, progress, encoding,
                            stateful=False)
 
     def skip(k: int, a: int, b: int) -> None:
