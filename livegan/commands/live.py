@@ -87,7 +87,7 @@ def live_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..live.app import LiveApp, LiveConfig  # noqa: PLC0415
+    from ..live.app import LiveApp  # noqa: PLC0415
     from ..oom import limit_malloc_arenas  # noqa: PLC0415
 
     limit_malloc_arenas()  # before the OSC reader or any other thread takes an arena of its own

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..conductor.preset import DEFAULT_PRESET
 from ..errors import LiveganError
@@ -94,73 +96,94 @@ def _check_args(args: argparse.Namespace) -> None:
         raise LiveganError("--replay renders the whole set: leave out --start and --duration")
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class _Output:
+    """What every kind of render shares from the arguments."""
+
+    path: Path | None
+    size: tuple[int, int] | None
+    fps: int | None
+    encoding: Any
+    progress: bool
+
+
+def _output(args: argparse.Namespace) -> _Output:
     from ..render.encoder import Encoding  # noqa: PLC0415
-    from ..render.offline import check_fps, parse_size, render, slice_clip  # noqa: PLC0415
+    from ..render.offline import check_fps, parse_size  # noqa: PLC0415
+
+    return _Output(Path(args.output) if args.output else None, parse_size(args.size) if args.size else None,
+                   check_fps(args.fps) if args.fps is not None else None,
+                   Encoding(args.crf, args.x264_preset, args.lossless), not args.quiet)
+
+
+def _render_audio(args: argparse.Namespace, o: _Output):
+    """A song (or the demo) through a fresh session."""
+    from ..audio.io import load_audio  # noqa: PLC0415
+    from ..render.offline import render, slice_clip  # noqa: PLC0415
     from ..session import Session  # noqa: PLC0415
 
-    _check_args(args)
-    size = parse_size(args.size) if args.size else None
-    fps = check_fps(args.fps) if args.fps is not None else None
-    out = Path(args.output) if args.output else None
-    encoding = Encoding(args.crf, args.x264_preset, args.lossless)
-    check = None
-    if args.replay:
-        from ..record.replay import SetReplayer  # noqa: PLC0415
-        from ..record.setfile import load_set  # noqa: PLC0415
-        from ..render.replay import CHECK_LIMIT, render_replay  # noqa: PLC0415
+    if args.demo:
+        if args.audio:
+            raise LiveganError("give either AUDIO or --demo, not both")
+        from ..audio.demo import demo_track  # noqa: PLC0415
 
-        recorded = load_set(args.replay)
-        if args.seed is not None:
-            raise LiveganError("--replay uses the set's seed: leave out --seed")
-        spec = session_spec(args, recorded.sample_rate, recorded.meta.get("session", {}))
-        exact = fps is None and len(recorded.display) > 0
-        threads = recorded.meta.get("torch_threads")
-        if exact and threads:
-            # The live path's own arithmetic: the live thread count from before the model is
-            # built (its constants too), one frame per call. Float sums then run in the same
-            # order and the pictures match the live ones bit for bit.
-            import torch  # noqa: PLC0415
-
-            torch.set_num_threads(int(threads))
-        session = Session(spec)  # the set's own start values replace the preset's as the replay begins
-        identity = _identity(spec.model, args.replay)
-        if exact:
-            live_size = tuple(recorded.meta.get("output_size") or (512, 512))
-            if args.check and size is not None and tuple(size) != live_size:
-                raise LiveganError(f"--check compares at the live size {live_size[0]}x{live_size[1]}: "
-                                   f"leave out --size")
-            result = render_replay(recorded, out, session, size or live_size,
-                                   max(1, round(float(recorded.meta.get("refresh_hz", 30.0)))), batch=args.batch or 1,
-                                   progress=not args.quiet, encoding=encoding,
-                                   resume=args.resume, check=args.check, identity=identity)
-            check = result.check
-        else:
-            if args.check:
-                raise LiveganError("--check compares the live instants: leave out --fps")
-            result = render(recorded.audio, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
-                            progress=not args.quiet, encoding=encoding,
-                            on_time=SetReplayer(recorded, session.registry).advance, resume=args.resume,
-                            identity=identity, effects=not args.no_effects)
+        clip = demo_track()
     else:
-        from ..audio.io import load_audio  # noqa: PLC0415
+        if not args.audio:
+            raise LiveganError("no audio: give an AUDIO file, or --demo")
+        clip = load_audio(args.audio)
+    clip = slice_clip(clip, args.start, args.duration)
+    session = Session(session_spec(args, int(clip.sample_rate)))
+    return render(clip, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
+                  progress=o.progress, encoding=o.encoding, resume=args.resume,
+                  identity=_identity(session.spec.model, None), effects=not args.no_effects)
 
-        if args.demo:
-            if args.audio:
-                raise LiveganError("give either AUDIO or --demo, not both")
-            from ..audio.demo import demo_track  # noqa: PLC0415
 
-            clip = demo_track()
-        else:
-            if not args.audio:
-                raise LiveganError("no audio: give an AUDIO file, or --demo")
-            clip = load_audio(args.audio)
-        clip = slice_clip(clip, args.start, args.duration)
-        session = Session(session_spec(args, int(clip.sample_rate)))
-        result = render(clip, out, session, size=size or (512, 512), fps=fps or 30, batch=args.batch or 8,
-                        progress=not args.quiet, encoding=encoding, resume=args.resume,
-                        identity=_identity(session.spec.model, None), effects=not args.no_effects)
-    t = result.timings
+def _render_replay(args: argparse.Namespace, o: _Output):
+    """A recorded set: at the live instants (exact, checkable), or anew at ``--fps``."""
+    from ..record.replay import SetReplayer  # noqa: PLC0415
+    from ..record.setfile import load_set  # noqa: PLC0415
+    from ..render.offline import render  # noqa: PLC0415
+    from ..render.replay import render_replay  # noqa: PLC0415
+    from ..session import Session  # noqa: PLC0415
+
+    recorded = load_set(args.replay)
+    if args.seed is not None:
+        raise LiveganError("--replay uses the set's seed: leave out --seed")
+    spec = session_spec(args, recorded.sample_rate, recorded.meta.get("session", {}))
+    exact = o.fps is None and len(recorded.display) > 0
+    if not exact and args.check:
+        raise LiveganError("--check compares the live instants: leave out --fps")
+    live_size = tuple(recorded.meta.get("output_size") or (512, 512))
+    if exact and args.check and o.size is not None and tuple(o.size) != live_size:
+        raise LiveganError(f"--check compares at the live size {live_size[0]}x{live_size[1]}: leave out --size")
+    threads = recorded.meta.get("torch_threads")
+    if exact and threads:
+        # The live path's own arithmetic: the live thread count from before the model is built
+        # (its constants too), one frame per call. Float sums then run in the same order and
+        # the pictures match the live ones bit for bit.
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(int(threads))
+    session = Session(spec)  # the set's own start values replace the preset's as the replay begins
+    identity = _identity(spec.model, args.replay)
+    if exact:
+        refresh = max(1, round(float(recorded.meta.get("refresh_hz", 30.0))))
+        return render_replay(recorded, o.path, session, o.size or live_size, refresh, batch=args.batch or 1,
+                             progress=o.progress, encoding=o.encoding, resume=args.resume, check=args.check,
+                             identity=identity)
+    return render(recorded.audio, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
+                  progress=o.progress, encoding=o.encoding, on_time=SetReplayer(recorded, session.registry).advance,
+                  resume=args.resume, identity=identity, effects=not args.no_effects)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..render.replay import CHECK_LIMIT  # noqa: PLC0415
+
+    _check_args(args)
+    o = _output(args)
+    result = _render_replay(args, o) if args.replay else _render_audio(args, o)
+    t, check = result.timings, result.check
     if result.path is not None:
         print(f"{result.path}  {result.frames} frames, {result.duration:.2f} s, {result.size[0]}x{result.size[1]} "
               f"@ {result.fps} fps  (rendered at {t.get('fps', 0.0):.1f} fps)")

@@ -86,6 +86,7 @@ class _State:
     loop_beats: float = 0.0  # beat clock at the previous frame
     heard_pos: int = -1  # newest audio sample whose events were taken
     key_offset: int = 0  # keyframes skipped by jumps in bar-locked loops
+    position: float = 0.0  # where the walk is: the free position, or the bar-locked loop's
     smoothed: dict[str, float] = field(default_factory=dict)
     frame_index: int = 0
     flash: float = 0.0
@@ -130,25 +131,11 @@ class Performance:
         ``features`` is the newest FeatureFrame, or every frame since the previous step
         (then onsets, beats and drops that fell between two video frames still count).
         """
-        if not isinstance(features, FeatureFrame):
-            features = merge_frames(list(features)) if len(features) else FeatureFrame.rest(int(t * self.sample_rate),
-                                                                                         self.sample_rate)
+        features = self._heard(features, t)
         st = self.state
-        if features.sample_pos <= st.heard_pos:
-            features = without_events(features)  # seen already: its events must not fire twice
-        st.heard_pos = max(st.heard_pos, features.sample_pos)
         dt = 0.0 if st.t is None else max(0.0, t - st.t)
         st.t = t
-
-        jump = False
-        for trig in snap.triggers:  # every trigger counts, frozen or not
-            if trig.name == "latent/next":
-                jump = True
-            elif trig.name == "fx/flash":
-                st.flash = 1.0
-            elif trig.name == "tempo/tap":
-                self.clock.tap(t)
-
+        jump = self._triggers(snap, t)  # every trigger counts, frozen or not
         beat, bar = self.clock.update(t, features.tempo_bpm, features.beat_phase,
                                       str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)))
         clock = Clock(self.clock.bpm, self.clock.beats, beat, bar, time=t,
@@ -160,46 +147,76 @@ class Performance:
                            blackout=blackout, frozen=True, clock=clock)
             st.last = held
             return held
+        self._envelopes(features, snap, dt, clock)
+        levels = self._walk(features, snap, dt, clock, jump)
+        st.last = self._groove(features, snap, dt, clock, levels, blackout)
+        return st.last
 
+    def _heard(self, features: FeatureFrame | Sequence[FeatureFrame], t: float) -> FeatureFrame:
+        """One frame for the step, its events dropped when they were taken before."""
+        if not isinstance(features, FeatureFrame):
+            features = merge_frames(list(features)) if len(features) else FeatureFrame.rest(int(t * self.sample_rate),
+                                                                                         self.sample_rate)
+        st = self.state
+        if features.sample_pos <= st.heard_pos:
+            features = without_events(features)  # seen already: its events must not fire twice
+        st.heard_pos = max(st.heard_pos, features.sample_pos)
+        return features
+
+    def _triggers(self, snap: Snapshot, t: float) -> bool:
+        """Taps, flashes and keyframe jumps in this snapshot; True when a jump was asked for."""
+        jump = False
+        for trig in snap.triggers:
+            if trig.name == "latent/next":
+                jump = True
+            elif trig.name == "fx/flash":
+                self.state.flash = 1.0
+            elif trig.name == "tempo/tap":
+                self.clock.tap(t)
+        return jump
+
+    def _envelopes(self, features: FeatureFrame, snap: Snapshot, dt: float, clock: Clock) -> None:
+        """Band levels move the layers smoothly (they also carry off-beat bass and hats); the
+        punch comes from kick events (pulse, snaps, zooms) so it lands once per hit."""
+        st = self.state
         attack = float(snap.get("envelope/attack", 0.01))
         release = float(snap.get("envelope/release", 0.25))
         bands = np.asarray(features.bands, dtype=np.float64)
-        # Band levels move the layers smoothly (they also carry off-beat bass and hats);
-        # the punch comes from kick events (pulse, snaps, zooms) so it lands once per hit.
         for i, (att, rel) in enumerate(((0.05, 0.35), (0.05, 0.35), (0.08, 0.4), (0.1, 0.5))):
             st.bands[i] = attack_release(st.bands[i], bands[i], dt, max(attack, att), max(release, rel))
         st.energy = attack_release(st.energy, float(features.rms), dt, max(attack, 0.05), max(release, 0.5))
         st.level = attack_release(st.level, float(features.rms), dt, 0.05, 0.6)
         st.chroma = approach_array(st.chroma, features.chroma, dt, 0.5)
         # The pulse rides the kicks (onsets with sub-band weight), not every hat.
-        kick = event_value("kick", features, clock)
-        st.pulse = max(decay(st.pulse, dt, max(release, 0.2)), kick)  # glide back, not snap back
+        st.pulse = max(decay(st.pulse, dt, max(release, 0.2)), event_value("kick", features, clock))
         st.flash = decay(st.flash, dt, 0.12)
 
+    def _walk(self, features: FeatureFrame, snap: Snapshot, dt: float, clock: Clock, jump: bool) -> MappingLevels:
+        """Advance the latent walk (free, or locked to the bars) and the preset's mappings."""
+        st = self.state
         speed = self._param(snap, "latent/speed", dt)
-        motion = self._param(snap, "latent/motion", dt)
         # A slow drift floor keeps quiet music alive; it fades with the level, so silence rests.
         activity = 0.03 * min(1.0, 5.0 * st.level) + st.energy
         st.pos += dt * speed * activity
         st.motion_phase += dt * activity
         st.spin += dt * self._param(snap, "transform/spin", dt) * min(1.0, st.level)
         st.noise_phase += dt * 30.0 * min(1.0, 2.0 * st.level)  # random noise re-rolls with the music
-
-        scale = self._param(snap, "mapping/amount", dt)
-        levels = self._mappings(snap).step(features, clock, st.level, dt, scale)
+        levels = self._mappings(snap).step(features, clock, st.level, dt, self._param(snap, "mapping/amount", dt))
         if jump or levels.jump:
             st.pos = math.floor(st.pos) + 1.0
             st.key_offset += 1
-
-        # The keyframe loop runs free, or locked to the bars of the beat clock: one loop per
-        # N bars while the music plays, resting when it stops, like the free motion.
+        # Locked, the loop advances with the beats while the music plays (one loop per N bars)
+        # and rests when it stops, like the free motion.
         k = int(snap.get("latent/keyframes", 8))
         loop_bars = int(snap.get("tempo/loop_bars", 0))
-        gate = min(1.0, 5.0 * st.level)
-        st.loop_pos += max(0.0, clock.beats - st.loop_beats) * k / (4.0 * max(loop_bars, 1)) * gate
+        st.loop_pos += max(0.0, clock.beats - st.loop_beats) * k / (4.0 * max(loop_bars, 1)) * min(1.0, 5.0 * st.level)
         st.loop_beats = clock.beats
-        position = st.loop_pos + st.key_offset if loop_bars > 0 and clock.bpm > 0 else st.pos
+        st.position = st.loop_pos + st.key_offset if loop_bars > 0 and clock.bpm > 0 else st.pos
+        return levels
 
+    def _groove(self, features: FeatureFrame, snap: Snapshot, dt: float, clock: Clock, levels: MappingLevels,
+                blackout: bool) -> Groove:
+        st = self.state
         bass = st.bands[0] * 0.5 + st.bands[1] * 0.5
         layer_push = (self._param(snap, "layers/bass_coarse", dt) * float(bass),
                       self._param(snap, "layers/mid_middle", dt) * float(st.bands[2]),
@@ -207,17 +224,15 @@ class Performance:
         ganspace = tuple(self._param(snap, f"ganspace/{i}", dt) if f"ganspace/{i}" in snap.values else 0.0
                          for i in range(GANSPACE_COMPONENTS))
         psi = self._param(snap, "truncation/psi", dt) + self._param(snap, "truncation/energy", dt) * st.energy
-
         mode = str(snap.get("noise/mode", "const"))
         noise = self._param(snap, "noise/strength", dt) * (1.0 + self._param(snap, "noise/highs", dt) * st.bands[3])
         if mode == "random":
             noise *= min(1.0, 5.0 * st.level)  # fresh maps shimmer by nature: they fade out with the music
         steps = int(levels.noise_steps) if self.envelopes.has_noise_motion else int(st.noise_phase)
-
-        groove = Groove(
-            time=t, sample_pos=features.sample_pos, frame_index=st.frame_index,
-            seed=int(snap.get("latent/seed", 0)), keyframes=k, position=position,
-            motion_phase=st.motion_phase, motion=motion,
+        return Groove(
+            time=st.t or 0.0, sample_pos=features.sample_pos, frame_index=st.frame_index,
+            seed=int(snap.get("latent/seed", 0)), keyframes=int(snap.get("latent/keyframes", 8)),
+            position=st.position, motion_phase=st.motion_phase, motion=self._param(snap, "latent/motion", dt),
             chroma=tuple(float(c) for c in st.chroma), chroma_amount=self._param(snap, "latent/chroma", dt),
             pulse=st.pulse, pulse_amount=self._param(snap, "latent/pulse", dt),
             layer_push=layer_push, ganspace=ganspace, mappings=levels, psi=psi,
@@ -225,8 +240,5 @@ class Performance:
             rotate=float(snap.get("transform/rotate", 0.0)) + st.spin,
             translate=(float(snap.get("transform/translate_x", 0.0)), float(snap.get("transform/translate_y", 0.0))),
             zoom=self._param(snap, "bend/zoom", dt), bend_rotate=self._param(snap, "bend/rotate", dt),
-            flash=min(1.0, st.flash), blackout=blackout, master=self._param(snap, "show/master", dt),
-            clock=clock,
+            flash=min(1.0, st.flash), blackout=blackout, master=self._param(snap, "show/master", dt), clock=clock,
         )
-        st.last = groove
-        return groove

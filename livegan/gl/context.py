@@ -177,6 +177,7 @@ class WindowSurface(Surface):
     def __init__(self, size: tuple[int, int], monitor: int = 0, fullscreen: bool = False,
                  title: str = "livegan", vsync: bool = True) -> None:
         super().__init__()
+        self.window = None
         glfw = self.glfw = _glfw()
         if not glfw.init():
             raise LiveganError("cannot open a window: no display (set DISPLAY, or use --headless)")
@@ -255,7 +256,7 @@ class WindowSurface(Surface):
 
     def close(self) -> None:
         super().close()
-        if getattr(self, "window", None):
+        if self.window:
             self.glfw.destroy_window(self.window)
             self.window = None
         self.glfw.terminate()

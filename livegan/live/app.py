@@ -35,7 +35,8 @@ from .audio_input import DeviceInput, FileInput, load_mono
 from .display import Display
 from .gc_pause import freeze_startup_objects
 from .hotswap import ModelSwapper, SwapResult
-from .hud import AMBER, RED, WHITE, Hud, HudState
+from .hud import Hud, HudState
+from .hud_text import hud_state
 from .inference_thread import InferenceThread, RenderedFrame, Renderer
 from .latest import Latest
 from .ringbuffer import AudioRing
@@ -361,39 +362,15 @@ class LiveApp:
         self.stats.dropped_model_frames = display.dropped_model_frames
 
     def _hud_state(self, feat: FeatureFrame, values) -> HudState:
-        r = self.stats.recent()
-        lines: list[tuple[str, tuple]] = [
-            (f"FPS {r['fps']:5.1f}  FRAME {r['frame_p50']:.1f}/{r['frame_p99']:.1f} MS  "
-             f"INFER {r['inference']:.0f} MS  LATENCY {r['latency_p50']:.0f}/{r['latency_p99']:.0f} MS", WHITE),
-        ]
-        osc = ""
+        osc = None
         if self.osc_activity is not None:
             try:
-                a = self.osc_activity()
-                osc = f"  OSC {a.received} ({a.messages_per_s:.0f}/S) ERR {a.error_total}"
+                osc = self.osc_activity()
             except Exception:  # the hook is someone else's: never let it break the frame
-                osc = "  OSC ?"
-        quant = values.get("show/quantize", "off")
-        waiting = self.show.waiting
-        preset = self.preset_name + (f" > {waiting.name} ON {quant.upper()}" if waiting is not None else
-                                     f" (Q {quant.upper()})" if quant != "off" else "")
-        lines.append((f"PRESET {preset}  MODEL {self.model_name} {self.torch_device}{osc}", WHITE))
-        st = self.source.status
-        xruns = f"  XRUNS {st.xruns}" if st.xruns else ""
-        lines.append((f"AUDIO {st.state}: {st.message}"[:96] + xruns, AMBER if st.state == "lost" or xruns else WHITE))
-        flags = [n for n, on in (("FROZEN", values.get("show/freeze")), ("BLACKOUT", values.get("show/blackout"))) if on]
-        if self.recorder is not None:
-            flags.append("REC")
-        if flags:
-            lines.append(("  ".join(flags), AMBER))
-        if self.show.message:
-            lines.append((self.show.message[:110], WHITE))
-        for err in self.compositor.effects.errors.values():
-            lines.append((f"SHADER {err}"[:110], RED))
-        if self.watchdog.thread.error:
-            lines.append((f"MODEL {self.watchdog.thread.error}"[:110], RED))
-        if self.watchdog.message:
-            lines.append((self.watchdog.message[:110], RED))
-        d = self.display.state
-        return HudState(lines, level=min(1.0, feat.rms * 1.5), bands=tuple(feat.bands), flux=min(1.0, feat.flux),
-                        onset=d.onset_env, beat_phase=feat.beat_phase)
+                osc = "?"
+        return hud_state(stats=self.stats.recent(), feat=feat, values=values, onset=self.display.state.onset_env,
+                         preset=self.preset_name, waiting=self.show.waiting, notice=self.show.message,
+                         model=f"{self.model_name} {self.torch_device}", osc=osc, audio=self.source.status,
+                         shader_errors=self.compositor.effects.errors.values(),
+                         model_error=self.watchdog.thread.error, watchdog=self.watchdog.message,
+                         recording=self.recorder is not None)
