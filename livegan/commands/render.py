@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from ..conductor.preset import DEFAULT_PRESET, find_preset
+from ..conductor.preset import DEFAULT_PRESET, load_preset
 from ..errors import LiveganError
+from ..threads import ENV, threads_arg
 
 
 def add_parser(sub) -> None:
@@ -25,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--duration", type=float, default=None, help="seconds to render (default: to the end)")
     p.add_argument("--batch", type=int, default=8, help="frames per generator call")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
+    p.add_argument("--threads", type=threads_arg, default=None,
+                   help=f"torch CPU threads (default: {ENV} or every core)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
     p.add_argument("--replay", default=None, help="a set recorded with `livegan live --record`")
@@ -58,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".mp4", ".mov", ".m4v"):
         raise LiveganError(f"-o {args.output}: the output must be an .mp4 (or .mov/.m4v) file")
-    find_preset(args.preset)
+    if not out.parent.is_dir():  # never create folders on a typo (docs/faults.md)
+        raise LiveganError(f"-o {args.output}: folder {out.parent} does not exist (create it first)")
+    if not os.access(out.parent, os.W_OK):
+        raise LiveganError(f"-o {args.output}: folder {out.parent} is not writable")
+    from ..params.definitions import make_registry  # noqa: PLC0415
+
+    load_preset(args.preset, make_registry())  # its own errors first, before any interrupted render's
     on_time = None
     registry = None
     if args.replay:
