@@ -27,13 +27,18 @@ def test_record_over_osc_then_replay(tmp_path):
 
     def control() -> None:
         client = SimpleUDPClient("127.0.0.1", port)
-        time.sleep(1.5)  # the show is running by now
+        # Wait for the show itself (a third of a second of recorded audio), not for a fixed time:
+        # on a busy machine start-up can take longer than any guess.
+        audio = rec / "audio.wav"
+        deadline = time.monotonic() + 120
+        while (not audio.exists() or audio.stat().st_size < 48000 * 4 // 3) and time.monotonic() < deadline:
+            time.sleep(0.02)
         client.send_message("/livegan/latent/speed", 2.5)
         client.send_message("/livegan/preset/load", "pulse")
         sent.set()
 
-    threading.Thread(target=control, daemon=True).start()
     rec = tmp_path / "set1"
+    threading.Thread(target=control, daemon=True).start()
     assert main(["live", "--headless", "--file", str(song), "--no-playback", "--duration", "3.5", "--size", "64",
                  "--fps", "30", "--osc-port", str(port), "--record", str(rec)]) == 0
     assert sent.is_set()
