@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if hasattr(args, "threads"):  # live and render: one thread policy, --threads/LIVEGAN_THREADS override
-            policy = threads.choose(args.threads)
+            policy = threads.choose(args.threads, args.command)
             threads.apply(policy)
             args.threads = policy.threads
         return int(modules[args.command].run(args) or 0)

@@ -3,8 +3,11 @@
 A VJ laptop also runs DJ software, OBS or Resolume. OpenMP's default wait policy lets an
 idle worker spin on a core; when another program holds that core, every parallel region
 waits for a worker that is not scheduled, and the embedded model fell from ~110 to 2 fps
-(issue 13). Passive waiting (the worker sleeps) removes that collapse, and the thread count
-is chosen by measurement (``tools/bench_threads.py``, ``bench/results/threads-*.json``).
+(issue 13). Passive waiting (the worker sleeps) removes that collapse. The thread count, by
+measurement (``tools/bench_threads.py``, ``bench/results/threads-*.json``): ``render`` uses
+every core (nothing else of ours runs beside it; it was fastest both quiet and busy), ``live``
+leaves one core to its display, audio and analysis threads and to the other programs on
+stage (the steadier model rate when the machine is busy).
 
 ``OMP_WAIT_POLICY`` is read once, when libgomp initialises, which happens when torch is
 imported; so :func:`prepare_process` runs in ``cli.main`` before any command module is
@@ -34,10 +37,10 @@ class ThreadPolicy:
     source: str  # "--threads", "LIVEGAN_THREADS" or "default"
 
 
-def default_threads(cpus: int | None = None) -> int:
-    """Every core: with passive waiting, the second thread helps when the machine is quiet and
-    costs little when it is busy (bench/results/threads-*.json)."""
-    return max(1, min(MAX_THREADS, cpus if cpus is not None else (os.cpu_count() or 1)))
+def default_threads(command: str = "render", cpus: int | None = None) -> int:
+    """``render``: every core; ``live``: every core but one (see the module docstring)."""
+    n = cpus if cpus is not None else (os.cpu_count() or 1)
+    return max(1, min(MAX_THREADS, n - 1 if command == "live" else n))
 
 
 def _count(text: str, what: str) -> int:
@@ -58,15 +61,15 @@ def threads_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def choose(requested: int | None = None, environ: MutableMapping[str, str] | None = None,
+def choose(requested: int | None = None, command: str = "render", environ: MutableMapping[str, str] | None = None,
            cpus: int | None = None) -> ThreadPolicy:
-    """``--threads`` first, then ``LIVEGAN_THREADS``, then :func:`default_threads`."""
+    """``--threads`` first, then ``LIVEGAN_THREADS``, then :func:`default_threads` for ``command``."""
     env = os.environ if environ is None else environ
     if requested is not None:
         return ThreadPolicy(_count(str(requested), "--threads"), "--threads")
     if env.get(ENV, "").strip():
         return ThreadPolicy(_count(env[ENV].strip(), ENV), ENV)
-    return ThreadPolicy(default_threads(cpus), "default")
+    return ThreadPolicy(default_threads(command, cpus), "default")
 
 
 def prepare_process(environ: MutableMapping[str, str] | None = None) -> bool:

@@ -16,13 +16,17 @@ from livegan.errors import LiveganError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_choose_prefers_the_flag_then_the_environment_then_every_core():
-    assert threads.choose(3, {"LIVEGAN_THREADS": "2"}, cpus=8) == threads.ThreadPolicy(3, "--threads")
-    assert threads.choose(None, {"LIVEGAN_THREADS": " 2 "}, cpus=8) == threads.ThreadPolicy(2, "LIVEGAN_THREADS")
-    assert threads.choose(None, {}, cpus=8) == threads.ThreadPolicy(threads.default_threads(8), "default")
-    assert threads.default_threads(1) == 1
+def test_choose_prefers_the_flag_then_the_environment_then_the_default():
+    env = {"LIVEGAN_THREADS": "2"}
+    for command in ("live", "render"):
+        assert threads.choose(3, command, env, cpus=8) == threads.ThreadPolicy(3, "--threads")
+        assert threads.choose(None, command, {"LIVEGAN_THREADS": " 2 "}, cpus=8) == \
+            threads.ThreadPolicy(2, "LIVEGAN_THREADS")
+    assert threads.choose(None, "render", {}, cpus=8) == threads.ThreadPolicy(8, "default")  # every core
+    assert threads.choose(None, "live", {}, cpus=8) == threads.ThreadPolicy(7, "default")  # one left to the show
+    assert threads.default_threads("live", 1) == threads.default_threads("render", 1) == 1
     with pytest.raises(LiveganError, match="LIVEGAN_THREADS '0': expected a whole number of threads from 1 to 256"):
-        threads.choose(None, {"LIVEGAN_THREADS": "0"})
+        threads.choose(None, "live", {"LIVEGAN_THREADS": "0"})
 
 
 def test_passive_waiting_unless_the_user_chose():
@@ -75,5 +79,5 @@ def test_live_and_render_get_the_same_policy(monkeypatch, command):
         assert cli.main([*argv, "--threads", "2"]) == 0
     finally:
         torch.set_num_threads(before)
-    default = threads.default_threads()
+    default = threads.default_threads(command)
     assert seen == [(default, default), (1, 1), (2, 2)]

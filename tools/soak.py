@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     from livegan import threads as thread_policy
 
     thread_policy.prepare_process()  # OpenMP's wait policy, before torch loads (as livegan's cli does)
-    policy = thread_policy.choose(args.threads)
+    policy = thread_policy.choose(args.threads, "live")
     import torch
 
     thread_policy.apply(policy)

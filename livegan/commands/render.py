@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", type=int, default=8, help="frames per generator call")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
     p.add_argument("--threads", type=threads_arg, default=None,
-                   help=f"torch CPU threads (default: {ENV} or every core)")
+                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
     p.add_argument("--replay", default=None, help="a set recorded with `livegan live --record`")
