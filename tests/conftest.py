@@ -65,6 +65,18 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 1.0) -> None:
             proc.wait()
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """Each test starts with the session's torch thread count: tests that run ``cli.main`` in this
+    process apply livegan's thread policy (livegan/threads.py), which must not leak into the next."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """The default JACK server (dummy driver, 48 kHz, 1024-frame periods) is up."""

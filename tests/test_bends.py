@@ -210,7 +210,7 @@ def test_per_sample_amounts_bend_each_sample_as_if_alone(op: str) -> None:
     x = _x(c=6)
     amounts = PerSample([NON_NEUTRAL[op], NEUTRAL[op]])
     out = apply_bend(x, B(op, amounts, channels=0.5))
-    for i, a in enumerate(amounts):
+    for i, a in enumerate(amounts):  # exact: per-sample amounts run this very single-sample path
         assert torch.equal(out[i:i + 1], apply_bend(x[i:i + 1], B(op, a, channels=0.5)))
     assert is_neutral(B(op, PerSample([NEUTRAL[op]] * 2))) and not is_neutral(B(op, amounts))
     with pytest.raises(LiveganError, match="3 per-sample amounts for a batch of 2"):

@@ -39,7 +39,7 @@ def run(fps, seconds, feature=loud):
 
 def test_same_inputs_give_identical_frames():
     a, b = run(10, 2.0), run(10, 2.0)
-    # Exact on purpose: the same code path on the same inputs, twice in one process.
+    # Exact on purpose: the same code on the same shapes, twice (determinism, not numerics).
     assert all(torch.equal(x.ws, y.ws) for x, y in zip(a, b))
     eng = session().model.engine
     assert torch.equal(eng.generate(a[:4]), eng.generate(b[:4]))
@@ -125,7 +125,11 @@ def test_random_noise_frames_do_not_depend_on_batch_size():
     eng = s.model.engine
     together = eng.generate(seq)
     alone = torch.cat([eng.generate([s]) for s in seq])
-    assert torch.equal(together, alone)
+    # Batch 4 and batch 1 run the convolutions on other shapes, so float32 sums round apart by
+    # ~1e-6; a pixel on a rounding boundary may then land one uint8 level off. Noise drawn per
+    # batch instead of per frame would move most pixels by many levels.
+    diff = (together.int() - alone.int()).abs()
+    assert int(diff.max()) <= 1 and float((diff > 0).float().mean()) < 0.01
 
 
 def test_frames_whose_bends_move_batch_and_match_frames_alone():

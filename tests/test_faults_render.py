@@ -105,10 +105,13 @@ def test_killed_render_leaves_no_output_and_resume_gives_identical_frames(tmp_pa
     assert not out.exists() and leftovers(tmp_path) == []
     assert len(list(chunks.glob("chunk-*.mp4"))) >= 2
 
-    # Without --resume nothing is thrown away silently (through the CLI: one line, exit 2) ...
+    # Without --resume nothing is thrown away silently: the same settings are told to --resume ...
+    rc, _, err = finish(child(song, out))
+    assert rc == 2 and "add --resume" in err and str(chunks) in err, err
+    # ... other settings (through the CLI: one line, exit 2) that the folder is a stale partial ...
     assert main(["render", str(song), "-o", str(out), "--size", "48x48", "--fps", "10", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "add --resume" in err[0] and str(chunks) in err[0], err
+    assert len(err) == 1 and "stale partial render made with other settings" in err[0] and str(chunks) in err[0], err
     # ... and a resume with other settings is refused rather than mixing two looks.
     rc, _, err = finish(child(song, out, seed=4, resume=True))
     assert rc == 2 and err.strip().splitlines()[-1].endswith(f"delete {chunks} to start over"), err
@@ -119,7 +122,7 @@ def test_killed_render_leaves_no_output_and_resume_gives_identical_frames(tmp_pa
     assert int(printed.strip()) >= 2  # the kept chunks were reused, not rendered again
     a, b = decode_frames(whole), decode_frames(out)
     assert a.shape == b.shape == (240, 48, 48, 3)
-    assert np.array_equal(a, b)
+    assert np.array_equal(a, b)  # exact: chunks are whole batches, so both runs batch alike
     assert abs(audio_seconds(out) - 24.0) < 0.05 and not chunks.exists()
 
 

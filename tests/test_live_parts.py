@@ -101,7 +101,7 @@ def test_shader_declarations_become_param_specs():
 
 @pytest.mark.parametrize("line, fragment", [
     ("uniform float u_x; // @param min=0 max=1 colour=red", "unknown @param keys colour"),
-    ("uniform float u_x; // @param min=0 max=1 default=5", "not a valid float"),
+    ("uniform float u_x; // @param min=0 max=1 default=5", "5.0 is out of range [0.0, 1.0]"),
     ("uniform float u_x; // @param choices=\"a,b\"", "choices need an int"),
     ("uniform float u_x; // @param min", "expected key=value"),
 ])

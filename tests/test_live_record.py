@@ -29,10 +29,12 @@ def test_record_over_osc_then_replay(tmp_path):
 
     def control() -> None:
         client = SimpleUDPClient("127.0.0.1", port)
-        deadline = time.monotonic() + 60
-        while not (rec / "set.json").is_file() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the recorder starts with the show
-        time.sleep(0.5)
+        # Wait for the show itself (a third of a second of recorded audio), not for a fixed time:
+        # on a busy machine start-up can take longer than any guess.
+        audio = rec / "audio.wav"
+        deadline = time.monotonic() + 120
+        while (not audio.exists() or audio.stat().st_size < 48000 * 4 // 3) and time.monotonic() < deadline:
+            time.sleep(0.02)
         client.send_message("/livegan/latent/speed", 2.5)
         client.send_message("/livegan/preset/load", "pulse")
         sent.set()

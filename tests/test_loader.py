@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from livegan import cli
 from livegan.errors import LiveganError
 from livegan.models.load import load_generator, read_network
+from livegan.models.loading.architecture import architecture_shapes, check_kwargs, family_of
 from livegan.models.loading.native import read_native, save_native
 from livegan.models.loading.nvpkl import network_from_record, read_network_pickle
 from livegan.models.loading.safe_pickle import record_globals, safe_load
@@ -280,3 +282,52 @@ def test_plain_pickle_of_our_file_would_need_nvidia_code(pickles):
     # unpickler tries to import NVIDIA's persistence module (absent here).
     with pytest.raises(ModuleNotFoundError, match="torch_utils"):
         pickle.loads(pickles["sg2_tiny"].read_bytes())
+
+
+# ---- the architecture a file's kwargs describe ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+@pytest.mark.parametrize("with_attrs", [True, False], ids=["attrs", "kwargs_only"])
+def test_architecture_shapes_are_the_fixture_shapes(name, with_attrs):
+    """The loader's computed shapes (checked before any array exists) are the official ones."""
+    spec = _spec(name)
+    want = {t["name"]: tuple(t["shape"]) for t in spec["tensors"]}
+    family = family_of(want)
+    attrs = spec["pickled_module_attributes"] if with_attrs else {}
+    assert architecture_shapes(spec["init_kwargs"], attrs, family) == want
+
+
+@pytest.mark.parametrize("family, kwargs", [
+    ("stylegan2", dict(channel_base=512, channel_max=32, c_dim=3)),
+    ("stylegan2", dict(channel_base=256, channel_max=16, use_noise=False, mapping_layers=3)),
+    ("stylegan3-t", dict(channel_base=512, channel_max=32)),
+    ("stylegan3-r", dict(channel_base=1024, channel_max=32, c_dim=2)),
+])
+def test_architecture_shapes_match_the_model_modules(family, kwargs):
+    """The same layout as the model code's own modules, for settings the fixtures lack."""
+    from livegan.models.official import model_config, official_state_dict, random_official
+
+    model = random_official(family, 64, z_dim=16, w_dim=16, **kwargs)
+    cfg = model_config(model)
+    want = {k: tuple(t.shape) for k, t in official_state_dict(model).items()}
+    for attrs in (cfg["attrs"], {}):
+        assert architecture_shapes(cfg["init_kwargs"], attrs, family_of(want)) == want
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("img_resolution", 48, "G_ema._init_kwargs.img_resolution = 48 is out of range (a power of two from 4 to 4096)"),
+    ("img_resolution", 8192, "img_resolution = 8192 is out of range"),
+    ("w_dim", 5000, "G_ema._init_kwargs.w_dim = 5000 is out of range (1 to 4096)"),
+    ("z_dim", "512", "G_ema._init_kwargs.z_dim = '512' is not an integer"),
+    ("c_dim", 100_001, "c_dim = 100001 is out of range (0 to 100000)"),
+    ("channel_max", 0, "channel_max = 0 is out of range (1 to 4096)"),
+    ("conv_clamp", float("inf"), "conv_clamp = inf is not a finite number"),
+    ("mapping_kwargs", {"num_layers": 65}, "G_ema._init_kwargs.mapping_kwargs.num_layers = 65 is out of range (1 to 64)"),
+    ("mapping_kwargs", {"layer_features": 8192}, "mapping_kwargs.layer_features = 8192 is out of range (1 to 4096)"),
+    ("synthesis_kwargs", {"channel_max": 1 << 13}, "synthesis_kwargs.channel_max = 8192 is out of range"),
+])
+def test_kwargs_beyond_what_trainers_write_are_refused(field, value, message):
+    kwargs = dict(_spec("sg2_tiny")["init_kwargs"], **{field: value})
+    with pytest.raises(LiveganError, match=re.escape(message)):
+        check_kwargs(kwargs, "G_ema._init_kwargs")

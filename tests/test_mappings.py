@@ -69,7 +69,7 @@ def test_bad_mappings_are_one_line_errors_naming_field_and_value(table, match):
 def test_preset_with_bad_mapping_fails_at_load_naming_the_file(tmp_path):
     p = tmp_path / "oops.toml"
     p.write_text('name = "oops"\n[[mappings]]\nkind = "push"\nsource = "kik"\n')
-    with pytest.raises(PresetError, match=r"oops\.toml: mappings\[0\] \(push\): source = 'kik'"):
+    with pytest.raises(PresetError, match=r"oops\.toml:2: mappings\[0\] \(push\): source = 'kik'"):
         load_preset(str(p))
 
 

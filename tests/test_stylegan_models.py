@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from float_tolerance import f32_tolerance
+
 from livegan.errors import LiveganError
 from livegan.models import ops
 from livegan.models.base import Bend, NoiseSpec, make_transform
@@ -32,6 +34,10 @@ FIXTURES = Path(os.environ.get("LIVEGAN_FIXTURES",
 MODELS = ["sg2_tiny", "sg2_tiny_cond", "sg2ada_tiny_cond", "sg3t_tiny", "sg3r_tiny"]
 SG2 = MODELS[:3]
 SG3 = MODELS[3:]
+# Against NVIDIA's outputs (computed once, on another machine): float32 re-ordering (batching,
+# threads, another CPU's SIMD kernels) moves images by up to ~1e-5 at image std 1-3 and ws by
+# ~1e-6 (fact sheet §7); 10x that is the bar, a semantic error is >= 1e-2. Where a test compares
+# two of our own outputs exactly, both come from the same code on the same shapes on purpose.
 IMG_ATOL, WS_ATOL = 1e-4, 1e-5
 
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"no StyleGAN fixtures at {FIXTURES}")
@@ -88,9 +94,12 @@ def test_mapping_matches_reference_ws(name: str) -> None:
     assert maxdiff(g.mapping(z, c, 0.7), ref["ws_psi070"]) <= WS_ATOL
     ws_cut = g.mapping(z, c, 0.7, truncation_cutoff=cut)
     assert maxdiff(ws_cut, ref["ws_psi070_cut"]) <= WS_ATOL
-    assert maxdiff(ws_cut[:, cut:], ref["ws_psi100"][:, cut:]) == 0  # untouched beyond the cutoff
-    mix = next(case["mix_index"] for case in doc["cases"] if case["key"] == "img_mix_const")
     ws = g.mapping(z, c, 1.0)
+    # Untouched beyond the cutoff: truncation copies those rows (exact: no arithmetic touches
+    # them), so they are the psi=1 ws, within WS_ATOL of NVIDIA's.
+    assert torch.equal(g.truncate(ws, 0.7, cut)[:, cut:], ws[:, cut:])
+    assert maxdiff(ws_cut[:, cut:], ref["ws_psi100"][:, cut:]) <= WS_ATOL
+    mix = next(case["mix_index"] for case in doc["cases"] if case["key"] == "img_mix_const")
     mixed = torch.cat([ws[0:1, :mix], ws[1:2, mix:]], dim=1)
     assert maxdiff(mixed, ref["ws_mix"]) <= WS_ATOL
 
@@ -154,7 +163,7 @@ def test_config_round_trip(name: str) -> None:
     assert again.cfg == g.cfg
     _, ref, _ = fixture(name)
     ws = torch.from_numpy(ref["ws_psi100"][:1])
-    assert maxdiff(again.synthesis(ws), g.synthesis(ws)) == 0
+    assert maxdiff(again.synthesis(ws), g.synthesis(ws)) == 0  # same weights, same code, same shapes
 
 
 def test_fp16_emulation_is_informative_only() -> None:
@@ -233,6 +242,9 @@ def test_noise_modes() -> None:
     const = g.synthesis(ws, NoiseSpec("const"))
     none = g.synthesis(ws, NoiseSpec("none"))
     assert maxdiff(const, none) > 1e-3
+    # Exact: adding a zero noise term (x + 0) and multiplying maps by the same strength are
+    # single IEEE operations per element, identical on every CPU; the convolutions around them
+    # see the same shapes in both runs.
     assert maxdiff(g.synthesis(ws, NoiseSpec("const", strength=0.0)), none) == 0
     r1 = g.synthesis(ws, NoiseSpec("random", seed=7))
     assert maxdiff(r1, g.synthesis(ws, NoiseSpec("random", seed=7))) == 0
@@ -255,6 +267,7 @@ def test_bends_change_output_only_when_present(name: str) -> None:
     g = model(name)
     ws = _ws(name)
     base = g.synthesis(ws)
+    # Exact: a bend on no layer, or a neutral one, skips the bend code (the same path as none).
     assert maxdiff(g.synthesis(ws, bends=[Bend("no_such_layer", "multiply", 3.0)]), base) == 0
     assert maxdiff(g.synthesis(ws, bends=[Bend(g.layers[2].name, "multiply", 1.0)]), base) == 0
     for layer in (g.layers[0], g.layers[len(g.layers) // 2]):
@@ -314,7 +327,7 @@ def test_random_official_small(family: str) -> None:
     assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all() and img.std() > 0
     again = build_from_official(model_config(g)["init_kwargs"], official_state_dict(g))
     ws = g.mapping(torch.randn(1, 16))
-    assert maxdiff(again.synthesis(ws), g.synthesis(ws)) == 0
+    assert maxdiff(again.synthesis(ws), g.synthesis(ws)) == 0  # same weights, same code, same shapes
 
 
 # ---- ops against direct definitions ----------------------------------------------------------------
@@ -356,7 +369,10 @@ def test_filtered_lrelu_chunking_matches_definition(radial: bool) -> None:
     spec = ops.FilteredLReLU(up=2, down=2, padding=(9, 8, 9, 8), gain=math.sqrt(2), slope=0.2, clamp=1.0)
     whole = ops.filtered_lrelu(x, b, fu, fd, spec)
     chunked = ops.filtered_lrelu(x, b, fu, fd, spec, chunk_bytes=1)
-    assert maxdiff(whole, chunked) == 0
+    # Chunks are smaller tensors, so the FIR convolutions may take other SIMD kernels (the
+    # vector tail moves; AVX2 and AVX-512 block differently): float32 rounding of sums of
+    # 12 up- and 144 (or 12) down-taps, a few ulps of the largest value per term sequence.
+    assert maxdiff(whole, chunked) <= f32_tolerance(float(whole.abs().max()), 12 + 144)
     y = naive_upfirdn2d((x + b.view(1, -1, 1, 1)).double(), fu.double(), 2, 1, (9, 8, 9, 8), 4.0)
     y = (F.leaky_relu(y, 0.2) * math.sqrt(2)).clamp(-1, 1)
     y = naive_upfirdn2d(y, fd.double(), 1, 2, (0, 0, 0, 0), 1.0)

@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--fps", type=float, default=30.0, help="display rate of the headless surface")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: livegan's policy, as `livegan live`: livegan/threads.py)")
     ap.add_argument("--warmup-s", type=float, default=None, help="default: 10%% of the run, at most 300 s")
     ap.add_argument("--preset-every", type=float, default=30.0)
     ap.add_argument("--swap-every", type=float, default=300.0)
@@ -178,10 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     from livegan.oom import limit_malloc_arenas, resident_mb
 
     limit_malloc_arenas()  # as `livegan live` does first: before the OSC server's threads
-    os.environ["LIVEGAN_THREADS"] = str(args.threads)
+    from livegan import threads as thread_policy
+
+    thread_policy.prepare_process()  # OpenMP's wait policy, before torch loads (as livegan's cli does)
+    policy = thread_policy.choose(args.threads, "live")
     import torch
 
-    torch.set_num_threads(args.threads)
+    thread_policy.apply(policy)
     from livegan.audio.demo import demo_track
     from livegan.conductor.preset import list_presets
     from livegan.control.osc_server import OscServer
@@ -265,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             "complete": complete,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"minutes": args.minutes, "size": args.size, "display_fps": args.fps,
-                         "torch_threads": args.threads, "device": "cpu", "model": "builtin (swapped builtin:N)",
+                         "torch_threads": policy.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                         "device": "cpu", "model": "builtin (swapped builtin:N)",
                          "audio": "demo track (30 s, looped) on the file clock", "warmup_s": warmup,
                          "preset_every_s": args.preset_every, "swap_every_s": args.swap_every,
                          "morph_every_s": args.morph_every, "save_every_s": args.save_every,

@@ -9,7 +9,9 @@ import os
 import signal
 import sys
 
+from ..argtypes import host_address, port_number
 from ..errors import LiveganError
+from ..threads import ENV, threads_arg
 
 
 def _stop_on_sigint(app):
@@ -34,13 +36,6 @@ def _window(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _set_threads(requested: int | None) -> None:
-    import torch  # noqa: PLC0415
-
-    # With audio, analysis and GL sharing the cores, fewer torch threads are steadier.
-    torch.set_num_threads(requested or max(1, min(4, (os.cpu_count() or 2) - 1)))
-
-
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("live", help="play live: audio in, pictures out (window or headless)",
                               description="Run livegan live. Keys: F fullscreen, H HUD, Left/Right preset, "
@@ -62,13 +57,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.add_argument("--stats-json", metavar="FILE", help="write fps, frame time and latency figures here")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=threads_arg, default=None,
+                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
     p.add_argument("--sample-rate", type=int, default=48000, help="capture rate for --audio-device")
     p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
     p.add_argument("--no-hud", action="store_true", help="start with the HUD hidden")
     p.add_argument("--seed", type=int, default=None, help="latent seed (default: the preset's, else 0)")
-    p.add_argument("--osc-port", type=int, default=None, help="also listen for OSC on --osc-host:PORT")
-    p.add_argument("--osc-host", default="127.0.0.1", help="OSC bind address (default 127.0.0.1)")
+    p.add_argument("--osc-port", type=port_number, default=None, help="also listen for OSC on --osc-host:PORT")
+    p.add_argument("--osc-host", type=host_address, default="127.0.0.1",
+                   help="OSC bind address (default 127.0.0.1)")
     p.add_argument("--record", metavar="SET", default=None,
                    help="record the input audio and every parameter change into the folder SET "
                         "(re-render it with `livegan render --replay SET`)")
@@ -98,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         raise LiveganError(f"--duration {args.duration}: must be positive")
     if args.fps <= 0 or args.fps > 1000:
         raise LiveganError(f"--fps {args.fps}: must be in (0, 1000]")
+    from ..live.audio_input import check_input_device  # noqa: PLC0415
+
+    check_input_device(args.audio_device)  # a typo is exit 2 at start, not a show on silence
     cfg = live_config(args)
-    _set_threads(args.threads)
     osc = None
     app = LiveApp(cfg)  # builds the session: a bad preset or model fails here, before any window
     registry = app.registry

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..conductor.preset import DEFAULT_PRESET
 from ..errors import LiveganError
+from ..threads import ENV, threads_arg
 
 
 def add_parser(sub) -> None:
@@ -39,6 +41,8 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", type=int, default=None,
                    help="frames per generator call (default 8; a replay at the live instants: 1, as live)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
+    p.add_argument("--threads", type=threads_arg, default=None,
+                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
     p.add_argument("--lossless", action="store_true",
@@ -94,6 +98,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise LiveganError("--replay renders the set's own audio: leave out AUDIO and --demo")
     if args.replay and (args.start or args.duration is not None):
         raise LiveganError("--replay renders the whole set: leave out --start and --duration")
+    if args.output is not None:
+        out = Path(args.output)
+        if not out.parent.is_dir():  # never create folders on a typo (docs/faults.md)
+            raise LiveganError(f"-o {args.output}: folder {out.parent} does not exist (create it first)")
+        if not os.access(out.parent, os.W_OK):
+            raise LiveganError(f"-o {args.output}: folder {out.parent} is not writable")
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,11 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)
     o = _output(args)
+    if not args.replay:  # the preset's own errors before the audio's, or an interrupted render's
+        from ..conductor.preset import load_preset  # noqa: PLC0415
+        from ..session import session_registry  # noqa: PLC0415
+
+        load_preset(args.preset or DEFAULT_PRESET, session_registry(args.shaders))
     result = _render_replay(args, o) if args.replay else _render_audio(args, o)
     t, check = result.timings, result.check
     if result.path is not None:

@@ -97,6 +97,23 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
+def _table_lines(text: str, name: str) -> list[int]:
+    """Lines that open table ``name`` (``[name]``, ``[[name]]``, ``[name.sub]``) or assign it."""
+    header = re.compile(rf'^\s*\[\[?\s*"?{re.escape(name)}"?\s*[\].]')
+    assign = re.compile(rf'^\s*"?{re.escape(name)}"?\s*=')
+    return [i for i, line in enumerate(text.splitlines(), 1) if header.match(line) or assign.match(line)]
+
+
+def _at(where: str, line: int | None) -> str:
+    return f"{where}:{line}" if line else where
+
+
+def _top_line(text: str, key: str, index: int = 0) -> int | None:
+    """The line of top-level ``key`` (its ``index``-th table of an array of tables)."""
+    lines = _table_lines(text, key)
+    return lines[min(index, len(lines) - 1)] if lines else None
+
+
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in table.items():
@@ -120,40 +137,43 @@ def parse_preset(text: str, path: Path | str = "<preset>", registry: ParamRegist
     known_top = {"name", "description", "params", "effects", "mappings", "seed", "model"}
     for k in data:
         if k not in known_top:
-            line = _line_of(text, k)
-            raise PresetError(f"{where}{':' + str(line) if line else ''}: unknown key {k!r} "
+            raise PresetError(f"{_at(where, _top_line(text, k))}: unknown key {k!r} "
                               f"(expected {', '.join(sorted(known_top))})")
     params_raw = data.get("params", {})
     if not isinstance(params_raw, dict):
-        raise PresetError(f"{where}: 'params' must be a table")
+        raise PresetError(f"{_at(where, _top_line(text, 'params'))}: 'params' must be a table")
     params = _flatten(params_raw)
     if "seed" in data:
         params.setdefault("latent/seed", data["seed"])
     effects = data.get("effects", [])
-    if not isinstance(effects, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in effects):
-        raise PresetError(f"{where}: 'effects' must be an array of tables, each with a name")
+    if not isinstance(effects, list):
+        raise PresetError(f"{_at(where, _top_line(text, 'effects'))}: 'effects' must be an array of tables")
+    for i, eff in enumerate(effects):
+        if not (isinstance(eff, dict) and isinstance(eff.get("name"), str)):
+            raise PresetError(f"{_at(where, _top_line(text, 'effects', i))}: effects[{i}] must be a table "
+                              "with a name")
     mappings = data.get("mappings", [])
     if not isinstance(mappings, list) or not all(isinstance(m, dict) for m in mappings):
-        raise PresetError(f"{where}: 'mappings' must be an array of tables")
-    from .mappings import MappingError, parse_mappings  # checked here so a typo fails at load, not mid-show
+        raise PresetError(f"{_at(where, _top_line(text, 'mappings'))}: 'mappings' must be an array of tables")
+    from .mappings import MappingError, parse_mapping  # checked here so a typo fails at load, not mid-show
 
-    try:
-        parse_mappings(mappings, where)
-    except MappingError as exc:
-        raise PresetError(str(exc)) from None
+    for i, table in enumerate(mappings):
+        try:
+            parse_mapping(table, f"{_at(where, _top_line(text, 'mappings', i))}: mappings[{i}]")
+        except MappingError as exc:
+            raise PresetError(str(exc)) from None
     if registry is not None:
         for name, value in params.items():
             if name.startswith("fx/") and name not in registry:
                 continue  # shader uniforms are declared when the shader loads
-            line = _line_of(text, name)
-            loc = f"{where}{':' + str(line) if line else ''}"
+            loc = _at(where, _line_of(text, name) or _top_line(text, "params"))
             try:
                 params[name] = registry.spec(name).coerce(value)
             except ParamError as exc:
                 raise PresetError(f"{loc}: {exc}") from None
     name = data.get("name", Path(where).stem)
     if not isinstance(name, str):
-        raise PresetError(f"{where}: 'name' must be a string")
+        raise PresetError(f"{_at(where, _top_line(text, 'name'))}: 'name' must be a string")
     return Preset(
         name=name,
         path=Path(path) if isinstance(path, (str, Path)) and str(path) != "<preset>" else None,

@@ -6,6 +6,7 @@ effect chain and HUD draw the same pixels either way.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Callable
@@ -13,6 +14,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LiveganError
+
+log = logging.getLogger("livegan.live.gl")
 
 KeyHandler = Callable[[str], None]
 
@@ -155,12 +158,33 @@ def _glfw():
     return glfw
 
 
+def init_glfw(glfw) -> None:  # noqa: ANN001 - the glfw module
+    """``glfw.init()`` with its errors as one LiveganError line, never a raw GLFWError warning."""
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not display:
+        raise LiveganError("cannot open a window: DISPLAY is not set (start an X server, or use --headless)")
+    errors: list[str] = []
+
+    def on_error(code: int, text: bytes | str) -> None:
+        msg = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        errors.append(msg)
+        if ready:  # after start-up: a line in the log (glfw's default is a Python warning)
+            log.warning("glfw: %s", " ".join(msg.split()))
+
+    ready = False
+    glfw.set_error_callback(on_error)
+    if not glfw.init():
+        why = " ".join(errors[-1].split()) if errors else "glfw could not start"
+        raise LiveganError(f"cannot open a window on display {display!r}: {why} (or use --headless)")
+    ready = True
+
+
 def list_monitors() -> list[dict]:
     """Connected monitors (needs a display); empty when there is none."""
     glfw = _glfw()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return []
-    if not glfw.init():
+    try:
+        init_glfw(glfw)
+    except LiveganError:
         return []
     out = []
     for i, m in enumerate(glfw.get_monitors() or []):
@@ -179,8 +203,7 @@ class WindowSurface(Surface):
         super().__init__()
         self.window = None
         glfw = self.glfw = _glfw()
-        if not glfw.init():
-            raise LiveganError("cannot open a window: no display (set DISPLAY, or use --headless)")
+        init_glfw(glfw)
         monitors = glfw.get_monitors() or []
         if monitors and not 0 <= monitor < len(monitors):
             raise LiveganError(f"--monitor {monitor}: there are {len(monitors)} monitors (0..{len(monitors) - 1})")

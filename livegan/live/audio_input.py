@@ -4,12 +4,15 @@
   When PortAudio is missing, the device is absent or it vanishes mid-run, the ring is
   fed silence on the wall clock (features decay to rest), one message is logged, and the
   device is tried again every ``retry_s`` until it comes back.
+* ``check_input_device``: at start, before anything runs, a device the user named must
+  exist (a typo is exit 2 with the list of inputs; only a device lost later is waited for).
 * ``FileInput``: a song played to the output device, with the samples handed to the
   device fed to the ring in step; with no output device it runs on the file's own clock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -206,6 +209,43 @@ class DeviceInput(_Source):
             while not self._stop.is_set() and time.perf_counter() < deadline:
                 self._fill_silence()
                 self._stop.wait(0.02)
+
+
+def _list_devices(timeout_s: float) -> tuple[list[dict], str]:
+    """``livegan devices``' audio list, read in a child process: PortAudio may hang or abort."""
+    env = dict(os.environ, JACK_NO_START_SERVER="1", JACK_NO_AUDIO_RESERVATION="1")
+    code = "import json; from livegan.commands.devices import audio_devices; print(json.dumps(audio_devices()))"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                              timeout=timeout_s)
+        devices, problem = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, OSError, ValueError, IndexError) as exc:
+        return [], f"cannot list audio devices ({type(exc).__name__})"
+    return devices, problem
+
+
+def matches(device: str, entry: dict, key: str = "inputs") -> bool:
+    """The rule the audio child resolves ``--audio-device`` by: an index, or a name fragment."""
+    if entry.get(key, 0) <= 0:
+        return False
+    return entry["index"] == int(device) if device.isdigit() else device.lower() in entry["name"].lower()
+
+
+def check_input_device(device: str | None, timeout_s: float = 20.0) -> None:
+    """Refuse, at start, an input device that does not exist (one line listing the inputs).
+
+    The default device (None) is not checked: without one the show runs on silence, and a
+    device that is there at start but lost later is waited for (``DeviceInput``).
+    """
+    if device in (None, "", "default"):
+        return
+    devices, problem = _list_devices(timeout_s)
+    inputs = [d for d in devices if d.get("inputs", 0) > 0]
+    if any(matches(device, d) for d in inputs):
+        return
+    listing = ", ".join(f"{d['index']} {d['name']!r} ({d['inputs']} ch)" for d in inputs)
+    why = f"inputs: {listing}" if listing else (problem or "no input devices found")
+    raise LiveganError(f"--audio-device {device!r}: no such input device; {why} (see `livegan devices`)")
 
 
 def load_mono(path: str | Path) -> tuple[np.ndarray, int]:

@@ -98,7 +98,7 @@ class ParamSpec:
                 raise self._bad(value)
             v = int(v)
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
-            raise self._bad(value)
+            raise ParamError(f"parameter {self.name}: {value!r} is out of range [{self.min}, {self.max}]")
         return v
 
     def _bad(self, value: Any) -> ParamError:

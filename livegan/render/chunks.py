@@ -5,7 +5,8 @@ a hidden folder next to the output (``.OUT.mp4.chunks/``) with the render's sett
 ``render.json``. Only when every chunk is there are they joined (with the audio) into
 OUT, and the folder is removed. ``--resume`` keeps every chunk that decodes to the right
 number of frames and renders the rest; settings that differ from the interrupted render
-are refused, so a resumed file is never a mix of two looks.
+are refused, so a resumed file is never a mix of two looks. A render with other settings
+is told that the folder is a stale partial render (not asked to --resume it).
 """
 
 from __future__ import annotations
@@ -76,14 +77,16 @@ class ChunkStore:
             self._write_meta()
             return 0
         old = self._read_meta()
+        changed = self._changed(old)
+        if not self.resume and changed:
+            raise LiveganError(f"{self.out}: {self.dir} holds a stale partial render made with other settings "
+                               f"({changed}); delete that folder to render with these settings")
         if not self.resume:
             raise LiveganError(f"{self.out}: an interrupted render left its finished chunks in {self.dir}; "
                                f"add --resume to continue it, or delete that folder to start over")
-        if old != self.meta:
-            keys = sorted(k for k in set(self.meta) | set(old or {})
-                          if (old or {}).get(k) != self.meta.get(k))
+        if changed:
             raise LiveganError(f"--resume: the interrupted render of {self.out} used other settings "
-                               f"({', '.join(keys) or 'unreadable ' + META_NAME}); delete {self.dir} to start over")
+                               f"({changed}); delete {self.dir} to start over")
         first = 0
         for k, (a, b) in enumerate(self.ranges):
             if decoded_frames(self.path(k)) != b - a or (self.stateful and not self.state_path(k).is_file()):
@@ -110,6 +113,12 @@ class ChunkStore:
     def load_state(self, k: int) -> dict[str, np.ndarray]:
         with np.load(self.state_path(k)) as data:
             return {name: data[name] for name in data.files}
+
+    def _changed(self, old: dict | None) -> str:
+        """The settings that differ from the interrupted render's (empty when none do)."""
+        if old is None:
+            return f"unreadable {META_NAME}"
+        return ", ".join(sorted(k for k in set(self.meta) | set(old) if old.get(k) != self.meta.get(k)))
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -158,6 +158,11 @@ def storage_blob(flat: np.ndarray, magic: Any = LEGACY_MAGIC, numel: int | None 
     return head + np.int64(n).astype("<i8").tobytes() + flat.astype(flat.dtype.newbyteorder("<")).tobytes()
 
 
+def storage_ref(blob: bytes) -> Reduce:
+    """``torch.storage._load_from_bytes(blob)``; one object pickles once and is shared through the memo."""
+    return Reduce(GlobalRef("torch.storage", "_load_from_bytes"), (blob,))
+
+
 def tensor_ref(
     value: np.ndarray,
     parameter: bool,
@@ -165,14 +170,19 @@ def tensor_ref(
     offset: int = 0,
     size: tuple[int, ...] | None = None,
     stride: tuple[int, ...] | None = None,
+    storage: Reduce | None = None,
 ) -> Reduce:
-    """``_rebuild_tensor_v2(_load_from_bytes(blob), offset, size, stride, ...)``, wrapped in a Parameter if asked."""
+    """``_rebuild_tensor_v2(_load_from_bytes(blob), offset, size, stride, ...)``, wrapped in a Parameter if asked.
+
+    ``storage`` (a :func:`storage_ref`) makes several tensors share one storage.
+    """
     value = np.asarray(value, order="C")  # (ascontiguousarray would turn 0-dim into 1-dim)
     if size is None:
         size = tuple(int(s) for s in value.shape)
     if stride is None:
         stride = tuple(int(s) // value.itemsize for s in value.strides)
-    storage = Reduce(GlobalRef("torch.storage", "_load_from_bytes"), (blob if blob is not None else storage_blob(value),))
+    if storage is None:
+        storage = storage_ref(blob if blob is not None else storage_blob(value))
     hooks = collections.OrderedDict()
     tensor = Reduce(GlobalRef("torch._utils", "_rebuild_tensor_v2"), (storage, offset, size, stride, False, hooks))
     if not parameter:
@@ -194,6 +204,10 @@ class WriteOptions:
     only_g_ema: bool = False
     module_src: str = PLACEHOLDER_SRC
     extra_top_level: dict[str, Any] = field(default_factory=dict)
+    # For hostile variants: G/G_ema kwargs merged over the fixture's (one level into nested
+    # dicts), and per-module attributes ('' = G_ema) set over the fixture's.
+    kwargs_update: dict[str, Any] = field(default_factory=dict)
+    attr_update: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Tree:
@@ -261,9 +275,15 @@ class _Tree:
             elif type_name == "builtins.tuple":
                 value = tuple(value)
             state[name] = value
+        state.update(self.opts.attr_update.get(path, {}))
         state["_init_args"] = tuple(mod["init_args"])
         init_types = self.spec.get("init_kwargs_python_types") if not path else None
-        state["_init_kwargs"] = self.kwargs_value(dict(mod["init_kwargs"]), init_types) if init_types else dict(mod["init_kwargs"])
+        init_kwargs = dict(mod["init_kwargs"])
+        if not path:
+            for key, value in self.opts.kwargs_update.items():
+                old = init_kwargs.get(key)
+                init_kwargs[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+        state["_init_kwargs"] = self.kwargs_value(init_kwargs, init_types) if init_types else init_kwargs
         return persistent_record(attrs["class_name"], state, self.opts.module_src)
 
     def spec_tensor_names(self, prefix: str) -> list[str]:
@@ -378,7 +398,22 @@ def write_nvpkl(path: Path | str, name: str, opts: WriteOptions | None = None, d
 MALICIOUS_KINDS = (
     "os_system", "subprocess_popen", "eval", "exec", "module_src", "nested_blob",
     "view_oob", "absurd_size", "truncated", "not_pickle", "no_g_ema",
+    # resource bombs: small files whose records claim gigabytes
+    "stride_bomb", "overlap_bomb", "storage_short", "shared_storage", "shape_mismatch",
+    "kwargs_huge", "kwargs_resolution", "kwargs_channels", "kwargs_zdim", "kwargs_mapping", "kwargs_classes",
+    "layer_names_bomb", "attr_text_bomb",
 )
+BOMB_SHAPE = (32768, 65536)  # 2**31 float32 elements: 8.6 GB if anything ever copied the view
+BOMB_STORAGE = 196_608  # 768 kB of float32 really present (the whole file: 3 MB)
+# Constructor kwargs out of what NVIDIA's trainers write (or in range, but huge), per kind.
+KWARGS_KINDS: dict[str, dict[str, Any]] = {
+    "kwargs_huge": {"img_resolution": 4096, "channel_base": 1 << 20, "channel_max": 4096},
+    "kwargs_resolution": {"img_resolution": 3000},
+    "kwargs_channels": {"channel_max": 1 << 16},
+    "kwargs_zdim": {"z_dim": 1 << 20},
+    "kwargs_mapping": {"mapping_kwargs": {"num_layers": 10**6}},
+    "kwargs_classes": {"c_dim": 10**9},
+}
 
 
 def _payload(kind: str, marker: str) -> Reduce:
@@ -420,6 +455,31 @@ def write_malicious(path: Path | str, kind: str, marker: Path | str, name: str =
     elif kind == "absurd_size":
         def hook(n, value, parameter):  # noqa: ANN001, ANN202
             return tensor_ref(value, parameter, size=(2**20, 2**20, 4), stride=(0, 0, 0)) if once(n) else None
+    elif kind in ("stride_bomb", "overlap_bomb"):
+        big = storage_blob(np.zeros(BOMB_STORAGE, np.float32))
+        stride = (0, 0) if kind == "stride_bomb" else (1, 1)
+
+        def hook(n, value, parameter):  # noqa: ANN001, ANN202
+            return tensor_ref(value, parameter, blob=big, size=BOMB_SHAPE, stride=stride) if once(n) else None
+    elif kind == "storage_short":
+        def hook(n, value, parameter):  # noqa: ANN001, ANN202 - claims 1 GiB, holds the real bytes only
+            return tensor_ref(value, parameter, blob=storage_blob(value, numel=2**28)) if once(n) else None
+    elif kind == "shared_storage":
+        shared = storage_ref(storage_blob(np.zeros(65_536, np.float32)))
+
+        def hook(n, value, parameter):  # noqa: ANN001, ANN202 - every tensor a view of one storage
+            return tensor_ref(value, parameter, storage=shared)
+    elif kind == "shape_mismatch":
+        def hook(n, value, parameter):  # noqa: ANN001, ANN202 - a valid view, but not the shape the net needs
+            return tensor_ref(value, parameter, size=(value.size // 2, 2), stride=(2, 1)) if once(n) else None
+    elif kind in KWARGS_KINDS:
+        opts.kwargs_update = KWARGS_KINDS[kind]
+        if kind == "kwargs_huge":  # attributes agree with the kwargs: only the tensors give it away
+            opts.attr_update = {"": {"num_ws": 22}}
+    elif kind == "layer_names_bomb":
+        opts.attr_update = {"synthesis": {"layer_names": [f"L{i}" for i in range(100_000)]}}
+    elif kind == "attr_text_bomb":
+        opts.attr_update = {"": {"note": ["x" * 1_000_000] * 64}}  # one string, 64 references
     elif kind == "not_pickle":
         path.write_text("this is a text file, not a network pickle\n")
         return path

@@ -15,16 +15,21 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ...errors import LiveganError
+from .architecture import pickle_check
 from .safe_pickle import PersistentRecord, TensorView, UnsafePickleError, safe_load
 
 MAX_DEPTH = 32  # module nesting; NVIDIA nets are 4 deep
 MAX_PLAIN_NODES = 1_000_000  # values converted per file; bounds shared-reference blowups
+MAX_PLAIN_CHARS = 16_000_000  # string characters converted per file (one string may be shared many times)
+
+# (kwargs, attrs, {tensor name: shape}) -> None; raises LiveganError. Run before any array exists.
+ShapeCheck = Callable[[dict, dict, dict[str, tuple[int, ...]]], None]
 
 
 @dataclass
@@ -48,12 +53,18 @@ class _Plain:
 
     def __init__(self) -> None:
         self.nodes = 0
+        self.chars = 0
 
     def __call__(self, value: Any, where: str) -> Any:
         self.nodes += 1
         if self.nodes > MAX_PLAIN_NODES:
             raise UnsafePickleError(f"too many attribute values (limit {MAX_PLAIN_NODES})")
-        if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str):
+            self.chars += len(value)
+            if self.chars > MAX_PLAIN_CHARS:
+                raise UnsafePickleError(f"{where}: attribute text too long (limit {MAX_PLAIN_CHARS} characters)")
+            return value
+        if value is None or isinstance(value, bool):
             return value
         if isinstance(value, np.generic):
             if value.dtype.kind not in "biuf":
@@ -92,7 +103,7 @@ def _mapping(state: dict, key: str, where: str) -> dict:
     return value
 
 
-def _walk(record: PersistentRecord, path: str, net: OfficialNetwork, plain: _Plain, stack: tuple[int, ...]) -> None:
+def _walk(record: PersistentRecord, path: str, found: "_Found", plain: _Plain, stack: tuple[int, ...]) -> None:
     where = path or "G_ema"
     if len(stack) > MAX_DEPTH or id(record) in stack:
         raise UnsafePickleError(f"{where}: module tree is cyclic or deeper than {MAX_DEPTH}")
@@ -107,19 +118,47 @@ def _walk(record: PersistentRecord, path: str, net: OfficialNetwork, plain: _Pla
                 continue
             if not isinstance(name, str) or not isinstance(tensor, TensorView):
                 raise UnsafePickleError(f"{where}: {slot} entry {name!r} is not a tensor")
-            net.state_dict[prefix + name] = tensor.materialize()
+            try:
+                tensor.check()
+            except UnsafePickleError as exc:
+                raise UnsafePickleError(f"tensor '{prefix + name}': {exc}") from None
+            found.views[prefix + name] = tensor
     attributes = {k: plain(v, f"{where}.{k}") for k, v in state.items() if isinstance(k, str) and not _is_bookkeeping(k)}
-    net.attrs[path] = {"class_name": record.class_name, "attributes": attributes}
+    found.attrs[path] = {"class_name": record.class_name, "attributes": attributes}
     for name, child in _mapping(state, "_modules", where).items():
         if child is None:
             continue
         if not isinstance(name, str) or not isinstance(child, PersistentRecord):
             raise UnsafePickleError(f"{where}: sub-module {name!r} is not a StyleGAN record")
-        _walk(child, prefix + name, net, plain, stack + (id(record),))
+        _walk(child, prefix + name, found, plain, stack + (id(record),))
 
 
-def network_from_record(record: Any, source: str = "") -> OfficialNetwork:
-    """Flatten a ``G_ema`` persistence record (raises UnsafePickleError when malformed)."""
+@dataclass
+class _Found:
+    """What the walk collects: checked tensor views (no arrays yet) and plain attributes."""
+
+    views: dict[str, TensorView] = field(default_factory=dict)
+    attrs: dict[str, dict] = field(default_factory=dict)
+
+    def check_total(self) -> None:
+        """The tensors may not hold more elements than their storages have in the file.
+
+        Each view is already a non-overlapping layout inside its storage; this stops many
+        views of one storage from multiplying it.
+        """
+        storages = {id(v.storage): v.storage.present for v in self.views.values()}
+        need, have = sum(v.numel for v in self.views.values()), sum(storages.values())
+        if need > have:
+            raise UnsafePickleError(f"the tensors hold {need} elements but their storages only {have} "
+                                    "(tensors share their data)")
+
+
+def network_from_record(record: Any, source: str = "", check: ShapeCheck | None = None) -> OfficialNetwork:
+    """Flatten a ``G_ema`` persistence record (raises UnsafePickleError when malformed).
+
+    Every tensor record is checked (strides, extent, storage bytes) and, with ``check``,
+    the shapes against the architecture, all before the first array is made.
+    """
     if not isinstance(record, PersistentRecord):
         raise UnsafePickleError("'G_ema' is not a StyleGAN persistence record")
     plain = _Plain()
@@ -129,9 +168,13 @@ def network_from_record(record: Any, source: str = "") -> OfficialNetwork:
     kwargs = plain(record.state.get("_init_kwargs", {}), "G_ema._init_kwargs")
     if not isinstance(kwargs, dict):
         raise UnsafePickleError("G_ema._init_kwargs is not a dict")
-    net = OfficialNetwork(kwargs=kwargs, state_dict={}, attrs={}, source=source, module_src_chars=record.module_src_chars)
-    _walk(record, "", net, plain, ())
-    return net
+    found = _Found()
+    _walk(record, "", found, plain, ())
+    found.check_total()
+    if check is not None:
+        check(kwargs, found.attrs, {name: v.shape for name, v in found.views.items()})
+    return OfficialNetwork(kwargs=kwargs, state_dict={name: v.materialize() for name, v in found.views.items()},
+                           attrs=found.attrs, source=source, module_src_chars=record.module_src_chars)
 
 
 def _sniff(path: Path, head: bytes) -> None:
@@ -188,7 +231,9 @@ def read_network_pickle(path: str | Path) -> OfficialNetwork:
         keys = ", ".join(repr(k) for k in list(top)[:8] if isinstance(k, str)) or "none"
         raise LiveganError(f"{path}: no 'G_ema' generator in the pickle (keys: {keys})")
     try:
-        return network_from_record(top["G_ema"], source=str(path))
+        return network_from_record(top["G_ema"], source=str(path), check=pickle_check)
+    except LiveganError as exc:
+        raise LiveganError(f"{path}: {exc}") from None
     except UnsafePickleError as exc:
         raise LiveganError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - odd values in the record (e.g. an array where a flag belongs)

@@ -64,7 +64,6 @@ class PersistentRecord(NoBuild):
 class _Budget:
     """Element counters shared by every tensor of one file."""
 
-    max_tensor: int = MAX_TENSOR_ELEMENTS
     max_total: int = MAX_TOTAL_ELEMENTS
     total: int = 0
     globals_seen: set[str] = field(default_factory=set)
@@ -120,27 +119,20 @@ def _np_reconstruct(subtype: Any, shape: Any, typecode: Any) -> np.ndarray:
     return SafeArray((0,), dtype=np.uint8)
 
 
-def _element_count(size: tuple[int, ...], limit: int) -> int:
-    n = math.prod(size)
-    if n > limit:
-        raise UnsafePickleError(f"tensor of shape {list(size)} has {n} elements (limit {limit})")
-    return n
-
-
 def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
     if not isinstance(value, (tuple, list)) or len(value) > MAX_DIMS:
         raise UnsafePickleError(f"tensor {what} is not a short tuple of ints: {value!r}")
-    if not all(type(v) is int and v >= 0 for v in value):
-        raise UnsafePickleError(f"tensor {what} has a negative or non-int entry: {list(value)!r}")
+    if not all(type(v) is int for v in value):
+        raise UnsafePickleError(f"tensor {what} has a non-int entry: {list(value)!r}")
     return tuple(value)
 
 
 @dataclass(frozen=True)
 class TensorView(NoBuild):
-    """A bound-checked tensor view, copied out of its storage only when needed.
+    """A tensor record: where its elements lie in a storage. No array exists until ``materialize``.
 
-    Snapshots also hold ``G`` and ``D``; keeping their tensors as views avoids copying
-    two thirds of the file for nothing.
+    :meth:`check` is run by the reader, which knows the tensor's name, before any array
+    is made; snapshots also hold ``G`` and ``D``, whose views are never copied at all.
     """
 
     storage: Storage
@@ -148,9 +140,42 @@ class TensorView(NoBuild):
     shape: tuple[int, ...]
     stride: tuple[int, ...]
 
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def check(self) -> None:
+        """Refuse what no weights file holds; raises UnsafePickleError (without the tensor's name)."""
+        size, stride, offset, storage = list(self.shape), list(self.stride), self.offset, self.storage
+        if any(s < 0 for s in size):
+            raise UnsafePickleError(f"shape {size} has a negative size")
+        n = self.numel
+        if n > MAX_TENSOR_ELEMENTS:
+            raise UnsafePickleError(f"shape {size} has {n} elements (limit {MAX_TENSOR_ELEMENTS})")
+        # Zero or negative strides repeat or reverse elements; torch writes neither into a file.
+        if n and any(st < 1 for s, st in zip(size, stride) if s > 1):
+            raise UnsafePickleError(f"shape {size} with strides {stride}: zero or negative strides are not allowed")
+        # Nested layout: taken by increasing stride, each stride clears the whole extent of the
+        # smaller ones. Contiguous, transposed and channels-last views are nested; a view that
+        # is not could read one element many times (a small storage posing as a huge tensor).
+        reach = 1
+        for st, s in sorted((st, s) for s, st in zip(size, stride) if s > 1):
+            if st < reach:
+                raise UnsafePickleError(f"shape {size} with strides {stride}: elements overlap (not a dense layout)")
+            reach = st * s
+        short = storage.shortfall()
+        if short:
+            raise UnsafePickleError(short)
+        last = offset + sum((s - 1) * st for s, st in zip(size, stride)) if n else offset - 1
+        if offset > storage.numel or last >= storage.numel:
+            raise UnsafePickleError(
+                f"view (offset {offset}, shape {size}, strides {stride}) reaches outside its storage of "
+                f"{storage.numel} elements"
+            )
+
     def materialize(self) -> torch.Tensor:
-        _check_view(self.storage, self.offset, self.shape, self.stride)  # again: cheap, and defence in depth
-        data, n = self.storage.data, math.prod(self.shape)
+        self.check()  # again: cheap, and defence in depth
+        data, n = self.storage.data, self.numel
         view = np.lib.stride_tricks.as_strided(
             data[self.offset:] if n else data[:0],
             shape=self.shape,
@@ -161,26 +186,15 @@ class TensorView(NoBuild):
         return tensor.view(torch.bfloat16) if self.storage.torch_dtype == torch.bfloat16 else tensor
 
 
-def _check_view(storage: Any, offset: Any, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+def rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> TensorView:
+    """``torch._utils._rebuild_tensor_v2``: a view record, checked by its reader (TensorView.check)."""
+    size_t, stride_t = _int_tuple(size, "size"), _int_tuple(stride, "stride")
     if not isinstance(storage, Storage):
         raise UnsafePickleError("tensor storage is not a decoded storage blob")
-    if len(size) != len(stride):
-        raise UnsafePickleError(f"tensor size {list(size)} and stride {list(stride)} differ in length")
+    if len(size_t) != len(stride_t):
+        raise UnsafePickleError(f"tensor size {list(size_t)} and stride {list(stride_t)} differ in length")
     if type(offset) is not int or offset < 0:
         raise UnsafePickleError(f"tensor storage offset {offset!r} is invalid")
-    n = _element_count(size, MAX_TENSOR_ELEMENTS)
-    last = offset + sum((s - 1) * st for s, st in zip(size, stride)) if n else offset - 1
-    if offset > storage.numel or last >= storage.numel:
-        raise UnsafePickleError(
-            f"tensor view (offset {offset}, size {list(size)}, stride {list(stride)}) "
-            f"reaches outside its storage of {storage.numel} elements"
-        )
-
-
-def rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> TensorView:
-    """``torch._utils._rebuild_tensor_v2``: a view of ``storage`` that must lie inside it."""
-    size_t, stride_t = _int_tuple(size, "size"), _int_tuple(stride, "stride")
-    _check_view(storage, offset, size_t, stride_t)
     return TensorView(storage, offset, size_t, stride_t)
 
 
@@ -239,8 +253,8 @@ class SafeUnpickler(pickle.Unpickler):
 
     def _load_storage(self, blob: Any) -> Storage:
         budget = self.budget
-        storage = parse_storage_blob(blob, budget.max_tensor, budget.globals_seen)
-        budget.total += storage.numel
+        storage = parse_storage_blob(blob, budget.globals_seen)
+        budget.total += storage.present
         if budget.total > budget.max_total:
             raise UnsafePickleError(f"file holds more than {budget.max_total} tensor elements")
         return storage

@@ -69,14 +69,34 @@ class StorageType(NoBuild):
 
 @dataclass(frozen=True)
 class Storage(NoBuild):
-    """A decoded storage: flat read-only little-endian array plus its torch dtype."""
+    """A decoded storage: flat read-only little-endian array plus its torch dtype.
+
+    ``declared`` is the element count the file claims; ``data`` holds only the elements
+    whose bytes are really present. A shortfall is reported by the tensor that uses the
+    storage (its name is known there), and nothing is ever allocated from the claim.
+    """
 
     data: np.ndarray
     torch_dtype: torch.dtype
+    declared: int = -1  # -1: as many as ``data`` holds
 
     @property
     def numel(self) -> int:
+        """Elements the storage claims to hold."""
+        return int(self.data.shape[0]) if self.declared < 0 else self.declared
+
+    @property
+    def present(self) -> int:
+        """Elements whose bytes are in the file."""
         return int(self.data.shape[0])
+
+    def shortfall(self) -> str | None:
+        """Why the storage cannot be read (declared bytes missing from the file), or None."""
+        if self.present >= self.numel:
+            return None
+        size = self.data.itemsize
+        return (f"its storage declares {self.numel} elements ({self.numel * size} bytes) but the file holds "
+                f"only {self.present * size} of those bytes")
 
 
 def refuse_global(module: str, name: str) -> UnsafePickleError:
@@ -96,9 +116,8 @@ class _PendingStorage(NoBuild):
 class _InnerUnpickler(pickle.Unpickler):
     """No globals; optionally the storage class, but only inside a persistent id."""
 
-    def __init__(self, file: io.BytesIO, max_elements: int, storage_pid: bool, seen: set[str] | None) -> None:
+    def __init__(self, file: io.BytesIO, storage_pid: bool, seen: set[str] | None) -> None:
         super().__init__(file)
-        self._max_elements = max_elements
         self._storage_pid = storage_pid
         self._seen = seen
 
@@ -119,23 +138,25 @@ class _InnerUnpickler(pickle.Unpickler):
             raise UnsafePickleError("tensor blob: storage class is not a torch storage type")
         if not isinstance(key, str) or not isinstance(location, str):
             raise UnsafePickleError("tensor blob: malformed storage key or location")
-        if type(numel) is not int or numel < 0 or numel > self._max_elements:
-            raise UnsafePickleError(f"tensor blob: storage claims {numel!r} elements (limit {self._max_elements})")
+        # Only a number: nothing is allocated from it, and the tensor using the storage
+        # reports a claim beyond the bytes present (Storage.shortfall).
+        if type(numel) is not int or not 0 <= numel < 2**63:
+            raise UnsafePickleError(f"tensor blob: storage claims {numel!r} elements")
         if view is not None:
             raise UnsafePickleError("tensor blob: legacy storage views are not supported")
         return _PendingStorage(key, kind, numel)
 
 
-def _load_one(f: io.BytesIO, max_elements: int, storage_pid: bool = False, seen: set[str] | None = None):  # noqa: ANN202
+def _load_one(f: io.BytesIO, storage_pid: bool = False, seen: set[str] | None = None):  # noqa: ANN202
     try:
-        return _InnerUnpickler(f, max_elements, storage_pid, seen).load()
+        return _InnerUnpickler(f, storage_pid, seen).load()
     except UnsafePickleError:
         raise
     except Exception as exc:  # any malformed inner pickle
         raise UnsafePickleError(f"tensor blob is corrupt ({type(exc).__name__}: {exc})") from None
 
 
-def parse_storage_blob(blob: bytes, max_elements: int, seen: set[str] | None = None) -> Storage:
+def parse_storage_blob(blob: bytes, seen: set[str] | None = None) -> Storage:
     """Decode one legacy ``torch.save`` stream holding a single storage.
 
     ``seen`` (optional) collects the storage class names the blob used.
@@ -143,17 +164,17 @@ def parse_storage_blob(blob: bytes, max_elements: int, seen: set[str] | None = N
     if not isinstance(blob, (bytes, bytearray)):
         raise UnsafePickleError("tensor blob is not a bytes object")
     f = io.BytesIO(blob)
-    if _load_one(f, max_elements) != LEGACY_MAGIC:
+    if _load_one(f) != LEGACY_MAGIC:
         raise UnsafePickleError("tensor blob has a wrong magic number")
-    if _load_one(f, max_elements) != LEGACY_PROTOCOL:
+    if _load_one(f) != LEGACY_PROTOCOL:
         raise UnsafePickleError("tensor blob has an unsupported protocol version")
-    info = _load_one(f, max_elements)
+    info = _load_one(f)
     if not isinstance(info, dict) or info.get("little_endian") is not True:
         raise UnsafePickleError("tensor blob is not little-endian or lacks its system info")
-    pending = _load_one(f, max_elements, storage_pid=True, seen=seen)
+    pending = _load_one(f, storage_pid=True, seen=seen)
     if not isinstance(pending, _PendingStorage):
         raise UnsafePickleError("tensor blob does not hold a storage")
-    keys = _load_one(f, max_elements)
+    keys = _load_one(f)
     if keys != [pending.key]:
         raise UnsafePickleError("tensor blob key list does not match its storage")
     header = f.read(8)
@@ -164,8 +185,6 @@ def parse_storage_blob(blob: bytes, max_elements: int, seen: set[str] | None = N
         raise UnsafePickleError(f"tensor blob element count {count} does not match the storage size {pending.numel}")
     dtype = pending.kind.numpy_dtype
     start = f.tell()
-    nbytes = count * dtype.itemsize
-    if start + nbytes > len(blob):
-        raise UnsafePickleError(f"tensor blob is truncated ({len(blob) - start} of {nbytes} data bytes)")
-    data = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
-    return Storage(data, pending.kind.torch_dtype)
+    present = min(count, (len(blob) - start) // dtype.itemsize)  # never more than the bytes there
+    data = np.frombuffer(blob, dtype=dtype, count=present, offset=start)
+    return Storage(data, pending.kind.torch_dtype, declared=count)
