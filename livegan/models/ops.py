@@ -21,7 +21,18 @@ from torch import Tensor
 SQRT2 = math.sqrt(2.0)
 REDUCED = (torch.float16, torch.bfloat16)
 MKLDNN = torch.backends.mkldnn.is_available()
-_MKLDNN_TYPES = (torch.float32, torch.bfloat16)
+
+
+def _mkldnn_bf16() -> bool:
+    """oneDNN has bf16 kernels for this CPU (AVX-512 BW/VL/DQ or AVX-NE-CONVERT). Elsewhere (AVX2
+    laptops, AMD Zen 2/3) ``torch.mkldnn_convolution`` raises on bf16, and F.conv2d still works."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_MKLDNN_TYPES = (torch.float32, torch.bfloat16) if MKLDNN and _mkldnn_bf16() else (torch.float32,)
 
 # Bytes of the largest temporary a filtered-lrelu chunk may create (tuned on the 2-core CPU).
 FLRELU_CHUNK_BYTES = 6 << 20
