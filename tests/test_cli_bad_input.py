@@ -17,7 +17,7 @@ import soundfile as sf
 
 from livegan.audio.demo import demo_track
 from livegan.audio.io import load_audio
-from livegan.models.builtin import BuiltinGenerator
+from livegan.session import Session, SessionSpec
 from livegan.render.chunks import work_dir
 from livegan.render.offline import render
 
@@ -129,9 +129,10 @@ def _interrupted_render(song: Path, out: Path) -> Path:
         if (chunks / "chunk-00001.mp4").exists():
             raise KeyboardInterrupt
 
-    gen = BuiltinGenerator(seed=0, resolution=32).eval().requires_grad_(False)
+    clip = load_audio(song)
+    session = Session(SessionSpec(model_size=32, seed=3, device="cpu", sample_rate=clip.sample_rate))
     with pytest.raises(KeyboardInterrupt):
-        render(load_audio(song), out, gen, size=(32, 32), fps=10, seed=3, batch=2, progress=False,
+        render(clip, out, session, size=(32, 32), fps=10, batch=2, progress=False,
                on_time=interrupt_after_first_chunk, chunk_seconds=1.0)
     assert list(chunks.glob("chunk-*.mp4")) and not out.exists()
     return chunks
