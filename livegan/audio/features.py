@@ -34,7 +34,14 @@ class FeatureFrame:
     build: float = 0.0  # build-up amount 0..1
     drop: bool = False  # a drop fired in this hop
     section: bool = False  # a new section (timbre change or drop) began in this hop
-    beat_count: int = 0  # beats since the clock locked (bar = beat_count // 4)
+    beat_count: int = 0  # beats since the clock first found a tempo (never decreases)
+    # Beat clock and structure detail (issue 16).
+    tempo_confidence: float = 0.0  # 0..1, how clearly periodic the onsets are at tempo_bpm
+    tempo_locked: bool = False  # the tempo has held long enough to resist other levels
+    bar_phase: float = 0.0  # 0..1 within the current bar (4/4; 0 on the estimated downbeat)
+    downbeat: bool = False  # this hop's beat is the first of a bar (an event, like ``beat``)
+    section_confidence: float = 0.0  # 0..1 with ``section``: how strong the change is (0 otherwise)
+    breakdown: bool = False  # in a breakdown: music without its low end (or silence after music)
 
     @staticmethod
     def rest(sample_pos: int = 0, sample_rate: int = 48000) -> "FeatureFrame":
