@@ -39,6 +39,9 @@ MIN_HEARD_S = 1.5
 ACQUIRE_MARGIN = 1.0
 DUPLE_WEIGHT = 0.1
 KICK_CONTRAST = 3.0
+STRENGTH_CAP = 2.0
+PHASE_NEAR = 0.15  # beats: a phase within this of the clock's is the same beat
+PHASE_KEEP = 0.6  # ... and is kept while it collects this share of the best phase's onsets
 BEATS_PER_BAR = 4
 
 
@@ -97,6 +100,7 @@ class BeatTracker:
         self.min_heard = int(round(MIN_HEARD_S * rate))  # the first estimate needs about two slow beats
         self.max_held = 4 * self.lock_updates  # a lock fades after about this long without a clear pulse
         self.relock_updates = self.lock_updates // 2
+        self.phase_switch_updates = self.switch_updates // 2  # another phase must win this long
         # Onsets fire about this many hops after the hit (window fill + picking): beats are
         # reported that much earlier so the clock sits on the hits themselves.
         self.latency_hops = 2.0
@@ -109,6 +113,7 @@ class BeatTracker:
         self._period = 0.0  # hops per beat (0: no tempo yet)
         self._phase = 0.0
         self._wrapped = False  # a phase pull crossed a beat: the next hop reports it
+        self._phase_rival_wins = 0
         self._confidence = 0.0
         self._beats = 0
         self._heard = 0  # hops since the first sound
@@ -132,7 +137,10 @@ class BeatTracker:
     def __call__(self, strength: float, accent: float = 0.0) -> BeatState:
         """Advance by one hop with this hop's onset strength (>= 0) and low-band accent (>= 0)."""
         self._env[:-1] = self._env[1:]
-        self._env[-1] = max(0.0, float(strength))
+        # Strength is in units of the running 95th percentile; capped, because the first hits
+        # after a silence (when the percentile is still tiny) would otherwise outweigh
+        # everything else in the window for seconds.
+        self._env[-1] = min(max(0.0, float(strength)), STRENGTH_CAP)
         self._accent[:-1] = self._accent[1:]
         self._accent[-1] = max(0.0, float(accent))
         self._n += 1
@@ -208,7 +216,7 @@ class BeatTracker:
             self._confidence = _confidence(salience[j])
             if abs(best / self._period - 1.0) <= 0.04 or score[j] * (self.margin if self.locked else ACQUIRE_MARGIN) >= score[k]:
                 # Same level, or no clear winner over it: stay, and follow its drift.
-                self._period += 0.3 * (_refine(self._periods, score, j) - self._period)
+                self._period += (1.0 if self._acquiring else 0.3) * (_refine(self._periods, score, j) - self._period)
                 self._rival_wins = 0
                 self._hold()
             else:
@@ -274,7 +282,26 @@ class BeatTracker:
         typical = float(np.median(profile))
         if typical > 1e-6 and float(profile.max()) >= KICK_CONTRAST * typical:
             env = env + accent
-        return _comb(env, period)[0]
+        offsets, values = _phase_profile(env, period)
+        best = int(np.argmax(values))
+        if not self.locked:
+            self._phase_rival_wins = 0
+            return float(offsets[best])
+        # Locked: stay near the phase the clock has while it explains the onsets nearly as
+        # well as the best one (a passage with loud off-beats must not flip the beat), and
+        # move to another only when it has won for a while.
+        here = (self._phase * period - self.latency_hops) % period
+        dist = np.abs((offsets - here + 0.5 * period) % period - 0.5 * period)
+        near = dist <= PHASE_NEAR * period
+        k = int(np.flatnonzero(near)[np.argmax(values[near])]) if near.any() else best
+        if values[k] >= PHASE_KEEP * values[best]:
+            self._phase_rival_wins = 0
+            return float(offsets[k])
+        self._phase_rival_wins += 1
+        if self._phase_rival_wins >= self.phase_switch_updates:
+            self._phase_rival_wins = 0
+            return float(offsets[best])
+        return float(offsets[k])
 
     def _pull_phase(self, offset: float) -> None:
         """Pull the oscillator toward a beat ``offset`` hops ago (half way each update)."""
