@@ -96,3 +96,16 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
     assert main(["analyze", *args, "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_structure_through_the_cli(tmp_path):
+    """silence -> sparse groove -> full groove: the report's one drop is at the full groove."""
+    from livegan.report.tracks import make_track
+
+    track = make_track("sparsefull")
+    out = tmp_path / "r"
+    assert main(["analyze", "--track", "sparsefull", "-o", str(out), "--fps", "6", "--size", "16"]) == 0
+    n = json.loads((out / "report-sparsefull.json").read_text())
+    assert len(n["drops"]) == 1 and abs(n["drops"][0] - track.drop_time) < 1.5
+    assert n["sections"] and all(s >= track.drop_time - 1.5 for s in n["sections"])
+    assert n["tempo_locked_from_s"] is not None and abs(n["tempo_bpm"] - track.bpm) < 1.0

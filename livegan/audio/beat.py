@@ -33,13 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_BPM = 55.0
+MIN_BPM = 55.0  # the periods searched (the prior keeps answers mostly in 80..160)
 MAX_BPM = 185.0
-MIN_HEARD_S = 1.5
-ACQUIRE_MARGIN = 1.0
-DUPLE_WEIGHT = 0.1
-KICK_CONTRAST = 3.0
-STRENGTH_CAP = 2.0
+MIN_HEARD_S = 1.5  # the first estimate needs about two slow beats
+DUPLE_WEIGHT = 0.1  # bonus for onsets half a beat apart (see _salience)
+KICK_CONTRAST = 3.0  # the kick joins the phase comb when its best phase is this far above its typical one
+STRENGTH_CAP = 2.0  # onset strength cap, in units of the running 95th percentile
 PHASE_NEAR = 0.15  # beats: a phase within this of the clock's is the same beat
 PHASE_KEEP = 0.6  # ... and is kept while it collects this share of the best phase's onsets
 BEATS_PER_BAR = 4
@@ -97,7 +96,7 @@ class BeatTracker:
         self.octave_switch_updates = max(1, int(round(octave_switch_s / update_s)))
         self.margin = margin
         self.lock_window = int(round(min(4.0, window_s) * rate))
-        self.min_heard = int(round(MIN_HEARD_S * rate))  # the first estimate needs about two slow beats
+        self.min_heard = int(round(MIN_HEARD_S * rate))
         self.max_held = 4 * self.lock_updates  # a lock fades after about this long without a clear pulse
         self.relock_updates = self.lock_updates // 2
         self.phase_switch_updates = self.switch_updates // 2  # another phase must win this long
@@ -214,7 +213,7 @@ class BeatTracker:
             near = np.abs(self._periods / self._period - 1.0) <= 0.04
             j = int(np.flatnonzero(near)[np.argmax(score[near])]) if near.any() else k
             self._confidence = _confidence(salience[j])
-            if abs(best / self._period - 1.0) <= 0.04 or score[j] * (self.margin if self.locked else ACQUIRE_MARGIN) >= score[k]:
+            if abs(best / self._period - 1.0) <= 0.04 or (self.locked and score[j] * self.margin >= score[k]):
                 # Same level, or no clear winner over it: stay, and follow its drift.
                 self._period += (1.0 if self._acquiring else 0.3) * (_refine(self._periods, score, j) - self._period)
                 self._rival_wins = 0
