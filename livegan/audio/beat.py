@@ -214,8 +214,10 @@ class BeatTracker:
             j = int(np.flatnonzero(near)[np.argmax(score[near])]) if near.any() else k
             self._confidence = _confidence(salience[j])
             if abs(best / self._period - 1.0) <= 0.04 or (self.locked and score[j] * self.margin >= score[k]):
-                # Same level, or no clear winner over it: stay, and follow its drift.
-                self._period += (1.0 if self._acquiring else 0.3) * (_refine(self._periods, score, j) - self._period)
+                # Same level, or no clear winner over it: stay, and follow its drift (only
+                # while the pulse is clear: in a vague passage the clock coasts).
+                follow = 1.0 if self._acquiring else 0.3 if self._confidence >= 0.5 else 0.0
+                self._period += follow * (_refine(self._periods, score, j) - self._period)
                 self._rival_wins = 0
                 self._hold()
             else:
