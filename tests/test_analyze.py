@@ -37,7 +37,8 @@ def test_writes_plots_and_json(demo_report):
         assert (out / name).stat().st_size > 1000
     assert (out / "report-demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for key in ("tempo_bpm", "beats", "drops", "onset_visual_correlation", "silence_visual_change",
-                "response_latency_s", "music_visual_change", "tempo_lock_s"):
+                "response_latency_s", "music_visual_change", "tempo_lock_s", "tempo_curve", "bars",
+                "tempo_confidence", "breakdowns", "build_peak"):
         assert key in numbers
 
 
@@ -49,6 +50,19 @@ def test_numbers_match_the_known_structure(demo_report):
     assert len(n["drops"]) == 1 and 0 <= n["drops"][0] - truth.drop_time < 1.0
     beats = np.array(n["beats"])
     assert abs(np.median(np.diff(beats[beats > 8.0])) - truth.beat_period) < 0.01
+
+
+def test_tempo_curve_bar_grid_and_confidence(demo_report):
+    _, n = demo_report
+    truth = demo_truth()
+    curve = np.array([row[:3] for row in n["tempo_curve"]], dtype=float)
+    assert curve.shape[0] >= 2 * truth.duration - 2  # every half second
+    late = curve[curve[:, 0] > 8.0]
+    assert np.all(np.abs(late[:, 1] - truth.bpm) < 1.0) and np.median(late[:, 2]) > 0.5
+    assert n["tempo_confidence"] > 0.5 and n["tempo_locked_from_s"] is not None and n["tempo_locked_from_s"] < 8.0
+    bars = np.array(n["bars"])
+    assert abs(np.median(np.diff(bars[bars > 8.0])) - 4 * truth.beat_period) < 0.02
+    assert len(n["section_confidence"]) == len(n["sections"])
 
 
 def test_the_picture_follows_the_music_and_rests_in_silence(demo_report):
@@ -82,3 +96,16 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
     assert main(["analyze", *args, "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_structure_through_the_cli(tmp_path):
+    """silence -> sparse groove -> full groove: the report's one drop is at the full groove."""
+    from livegan.report.tracks import make_track
+
+    track = make_track("sparsefull")
+    out = tmp_path / "r"
+    assert main(["analyze", "--track", "sparsefull", "-o", str(out), "--fps", "6", "--size", "16"]) == 0
+    n = json.loads((out / "report-sparsefull.json").read_text())
+    assert len(n["drops"]) == 1 and abs(n["drops"][0] - track.drop_time) < 1.5
+    assert n["sections"] and all(s >= track.drop_time - 1.5 for s in n["sections"])
+    assert n["tempo_locked_from_s"] is not None and abs(n["tempo_bpm"] - track.bpm) < 1.0

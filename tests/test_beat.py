@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from livegan.audio.analyzer import Analyzer, analyze
-from livegan.audio.beat import BeatClock, BeatTracker, TapTempo
+from livegan.audio.beat import BeatClock, BeatTracker, TapTempo, beat_accent
 from livegan.audio.demo import demo_track, demo_truth
 from livegan.report.reactivity import tempo_lock_time
 from livegan.report.tracks import analyzed_track
@@ -67,8 +67,12 @@ def test_block_wise_equals_whole_file():
         n = int(rng.integers(1, 3000))
         blocks += an.process(clip.samples[pos:pos + n])
         pos += n
-    assert [(f.tempo_bpm, f.beat_phase, f.beat, f.build, f.drop, f.section) for f in whole] == \
-           [(f.tempo_bpm, f.beat_phase, f.beat, f.build, f.drop, f.section) for f in blocks]
+    # == on purpose: the same code runs on the same samples, only the block sizes differ.
+    def clock(f):
+        return (f.tempo_bpm, f.beat_phase, f.beat, f.build, f.drop, f.section, f.tempo_confidence, f.tempo_locked,
+                f.bar_phase, f.downbeat, f.section_confidence, f.breakdown)
+
+    assert [clock(f) for f in whole] == [clock(f) for f in blocks]
 
 
 def test_silence_and_noise_give_no_confident_tempo():
@@ -119,3 +123,95 @@ def test_next_bar_time_for_quantised_changes():
     for i in range(31):
         clock.update(i / 10, 0.0, 0.0, "manual", 120.0)  # 3 s at 120 BPM: 6 beats
     assert clock.next_bar_time(3.0) == pytest.approx(4.0)  # beat 8 = the third bar line
+
+
+def _pulses(rate: float, bpm: float, seconds: float, start: float = 0.0) -> list[tuple[float, float]]:
+    """An onset-strength stream: a spike on every beat, a smaller one on every off-beat (eighths)."""
+    n = int(round(seconds * rate))
+    period = 60.0 * rate / bpm
+    out = []
+    for i in range(n):
+        pos = (i + start * rate) / period
+        frac = pos - np.floor(pos)
+        on = frac < 1.0 / period
+        off = abs(frac - 0.5) < 0.5 / period
+        out.append((1.0 if on else 0.45 if off else 0.02, 0.8 if on else 0.0))
+    return out
+
+
+def test_a_locked_tempo_resists_another_level_then_follows_a_new_song():
+    rate = 86.13
+    bt = BeatTracker(rate)
+    states = [bt(x, a) for x, a in _pulses(rate, 120.0, 16.0)]
+    assert states[-1].locked and abs(states[-1].tempo_bpm - 120.0) < 1.0
+    # Four seconds of another pulse (a fill, a 3/4 passage): the lock holds, whatever the ratio.
+    states = [bt(x, a) for x, a in _pulses(rate, 90.0, 4.0)]
+    assert all(abs(s.tempo_bpm - 120.0) < 1.2 for s in states)
+    states = [bt(x, a) for x, a in _pulses(rate, 120.0, 6.0)]
+    assert abs(states[-1].tempo_bpm - 120.0) < 1.0
+    # A new song at 90 BPM that goes on: the clock moves to it within seconds, not never.
+    states = [bt(x, a) for x, a in _pulses(rate, 90.0, 20.0)]
+    assert abs(states[-1].tempo_bpm - 90.0) < 1.0
+
+
+def test_confidence_and_lock_on_a_groove():
+    track, frames = analyzed_track("demo")
+    late = [f for f in frames if 8.0 < f.time < track.silence[0]]
+    assert min(f.tempo_confidence for f in late) > 0.5
+    assert all(f.tempo_locked for f in late)
+    assert all(0.0 <= f.tempo_confidence <= 1.0 for f in frames)
+
+
+def test_downbeats_land_on_the_bar_lines():
+    # halftime: kick on 1 and on the "and" of 2, snare on 3: beat 1 carries the bar's kick.
+    track, frames = analyzed_track("halftime")
+    bar = 240.0 / track.bpm
+    # Once the bar slots have settled (measured: by 10.6 s) until the silent break (after a break the
+    # beat slots re-learn for a few bars). Measured: every downbeat within 10 ms.
+    settled = [f for f in frames if 4.5 * bar < f.time < track.silence[0] + 0.1]
+    downs = np.array([f.time for f in settled if f.downbeat])
+    assert len(downs) >= 3
+    err = (downs + bar / 2) % bar - bar / 2
+    assert np.abs(err).max() < 0.05  # a wrong slot would be one beat (0.625 s) or more off
+    assert all((f.bar_phase < 0.05) | (f.bar_phase > 0.95) for f in settled if f.downbeat)
+    # Between downbeats the bar phase runs forward (small pulls of the beat phase aside).
+    assert all(b.bar_phase > a.bar_phase - 0.01 for a, b in zip(settled, settled[1:]) if not b.downbeat)
+
+
+def test_beat_accent_is_the_sub_band():
+    assert beat_accent((0.7, 0.2, 0.1, 0.9)) == 0.7
+
+
+def test_clock_reports_its_effective_source():
+    clock = BeatClock()
+    clock.update(0.0, 0.0, 0.0, "auto", 0.0)
+    assert clock.source == "none"
+    clock.update(0.1, 0.0, 0.0, "auto", 100.0)
+    assert clock.source == "manual" and clock.bpm == 100.0
+    clock.update(0.2, 128.0, 0.3, "auto", 100.0)
+    assert clock.source == "analysis" and clock.bpm == 128.0
+    clock.update(0.3, 128.0, 0.3, "manual", 100.0)
+    assert clock.source == "manual"
+    for t in (1.0, 1.5, 2.0):
+        clock.tap(t)
+    clock.update(2.1, 128.0, 0.3, "auto", 100.0)
+    assert clock.source == "tap" and clock.bpm == pytest.approx(120.0)
+    clock.update(2.2, 128.0, 0.3, "analysis", 100.0)
+    assert clock.source == "analysis"
+
+
+def test_bar_lines_follow_the_analysis_downbeat_without_the_beats_jumping():
+    clock = BeatClock()
+    bars, last = [], 0.0
+    for i in range(300):  # 10 s at 120 BPM; the analysis puts the downbeat on beat 2 of our count
+        t = i / 30
+        beats_now = t * 2.0
+        _, bar = clock.update(t, 120.0, beats_now % 1.0, "analysis", bar_phase=((beats_now - 1.0) / 4.0) % 1.0)
+        assert clock.beats >= last
+        last = clock.beats
+        if bar:
+            bars.append(clock.beats)
+    assert clock.bar_offset == 1
+    assert all(abs(b - round(b)) < 0.1 and round(b) % 4 == 1 for b in bars[1:])
+    t_last = 299 / 30
+    assert clock.next_bar_time(t_last) == pytest.approx(t_last + ((1 - clock.beats) % 4) * 0.5, abs=1e-6)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livegan.audio.beat import BeatTracker, beat_strength
+from livegan.audio.beat import BeatTracker, beat_accent
 from livegan.audio.features import FeatureFrame
 from livegan.audio.followers import EnvelopeFollower
 from livegan.audio.normalize import RunningNormalizer
@@ -170,8 +170,8 @@ class Analyzer:
         centroid, chroma = self._shape(mag, power, rms)
         band_onsets = (float(normed[6]), float(normed[7]), float(normed[8]), float(normed[9]))
         bands = (float(normed[1]), float(normed[2]), float(normed[3]), float(normed[4]))
-        clock = self._beat(beat_strength(float(normed[5]), band_onsets))
-        form = self._structure(float(normed[0]), bands, centroid)
+        clock = self._beat(flux / float(self._norm.scale[5]), beat_accent(band_onsets))
+        form = self._structure(float(normed[0]), bands, centroid, levels=(rms, *map(float, followed)), onset=onset)
         pos = self.samples_consumed
         return FeatureFrame(
             sample_pos=pos,
@@ -191,6 +191,12 @@ class Analyzer:
             build=form.build,
             drop=form.drop,
             section=form.section,
+            tempo_confidence=clock.confidence,
+            tempo_locked=clock.locked,
+            bar_phase=clock.bar_phase,
+            downbeat=clock.downbeat,
+            section_confidence=form.section_confidence,
+            breakdown=form.breakdown,
         )
 
     def _shape(self, mag: np.ndarray, power: np.ndarray, rms: float) -> tuple[float, tuple[float, ...]]:

@@ -1,18 +1,26 @@
-"""A causal beat clock: tempo and beat phase from the onset-strength signal, plus tap tempo.
+"""A causal beat clock: tempo, beat phase, bar phase and a confidence from the onset signal.
 
-``BeatTracker`` is fed one onset-strength value per analysis hop (the analyzer's flux).
-Every few hops it looks back over the last seconds of that signal:
+``BeatTracker`` is fed, per analysis hop, the overall onset strength (the analyzer's
+flux) and a low-band *accent* (kick emphasis). Every ``update_s`` it looks back over the
+last ``window_s`` seconds:
 
-1. **coarse tempo**: the autocorrelation of the (mean-removed) envelope over the lags
-   of 70..180 BPM, weighted by a broad log-tempo prior around 120 BPM so half and double
-   tempi lose ties;
-2. **fine tempo**: a comb over many beats at fractional periods near the coarse lag
-   (one hop is ~3 BPM at 124 BPM; over 16 beats a 0.2 BPM error is a whole hop, so
-   the long comb resolves it);
-3. **phase**: the comb's best offset says where the last beat fell.
+1. **tempo** comes from the overall onset signal only: a beat period scores by how well
+   its grid explains the periodicity of the onsets, the mean autocorrelation at one,
+   two, three and four periods (a beat repeats a beat, a half bar and a bar later; a
+   2/3 or 4/3 level misses most of those), times a broad log-tempo prior around 120 BPM
+   that settles half/double ties. The period is searched in quarter hops and refined
+   between grid points, so the tempo resolves well under 1 %;
+2. **phase**: a comb at that period over the onsets plus the accent says where the last
+   beat fell (the kick, not the hats, is usually the beat);
+3. **hold**: once a level has held for ``lock_s``, another level (any ratio, not only
+   half or double) must beat it clearly for ``switch_s`` in a row (``octave_switch_s``
+   for half/double) before the clock moves; within its level the tempo follows drift;
+4. **bar**: the low-band accent heard at the start of each of the four beat slots is
+   averaged per slot; the strongest slot is the downbeat (4/4 assumed), and the margin
+   over the next slot is the bar confidence.
 
-A phase oscillator runs between updates and is pulled toward the measured phase, so
-the phase never jumps and keeps running (flywheel) through breaks and silence.
+A phase oscillator runs between updates and is pulled toward the measured phase, so the
+phase never jumps and keeps running (flywheel) through breaks and silence.
 
 Everything depends only on the values fed and the hop count, so block-wise and
 whole-file analysis agree exactly.
@@ -25,8 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_BPM = 70.0
-MAX_BPM = 180.0
+from ..smoothing import coefficient
+
+MIN_BPM = 55.0  # the periods searched (the prior keeps answers mostly in 80..160)
+MAX_BPM = 185.0
+MIN_HEARD_S = 1.5  # the first estimate needs about two slow beats
+DUPLE_WEIGHT = 0.1  # bonus for onsets half a beat apart (see _salience)
+KICK_CONTRAST = 3.0  # the kick joins the phase comb when its best phase is this far above its typical one
+STRENGTH_CAP = 2.0  # onset strength cap, in units of the running 95th percentile
+PHASE_NEAR = 0.15  # beats: a phase within this of the clock's is the same beat
+PHASE_KEEP = 0.6  # ... and is kept while it collects this share of the best phase's onsets
+BEATS_PER_BAR = 4
 
 
 @dataclass(frozen=True)
@@ -36,75 +53,141 @@ class BeatState:
     tempo_bpm: float  # 0 until a tempo has been heard
     phase: float  # 0..1 within the current beat
     beat: bool  # a beat boundary fell in this hop
-    confidence: float  # 0..1, how periodic the recent onsets are
-    beat_count: int  # beats since the clock locked (bar position = beat_count % 4)
+    confidence: float  # 0..1, how clearly periodic the recent onsets are at this tempo
+    beat_count: int  # beats since the clock first found a tempo (never decreases)
+    bar_phase: float = 0.0  # 0..1 within the current bar (0 on the estimated downbeat)
+    downbeat: bool = False  # this hop's beat is the first of a bar
+    bar_confidence: float = 0.0  # 0..1, how clearly one beat slot carries the bar's accent
+    locked: bool = False  # the tempo has held long enough to resist other levels
 
 
 def beat_strength(flux: float, band_onsets: tuple[float, ...]) -> float:
-    """The onset signal the clock follows: overall flux plus the sub band's flux.
+    """The onset signal of the beat clock's phase: overall flux with a kick emphasis.
 
-    Kicks carry the beat in most music the instrument plays to; hats and off-beat bass
-    often have as much overall flux, so the sub band's onsets decide which is the beat.
+    Tempo is measured on the flux alone (sub-band terms pull it to other levels); the
+    sub and low bands only help decide *where* in the period the beat sits.
     """
-    return 0.5 * float(flux) + float(band_onsets[0])
+    return float(flux) + beat_accent(band_onsets)
+
+
+def beat_accent(band_onsets: tuple[float, ...]) -> float:
+    """Kick emphasis: the sub band's onsets (below the bass lines of the low band)."""
+    return float(band_onsets[0])
 
 
 class BeatTracker:
-    """Causal tempo + phase estimation at a fixed hop rate (frames per second ``rate``)."""
+    """Causal tempo + phase + bar estimation at a fixed hop rate (frames per second ``rate``)."""
 
     def __init__(self, rate: float, window_s: float = 8.0, update_s: float = 0.1,
-                 prior_bpm: float = 120.0, prior_octaves: float = 1.0, switch_s: float = 1.0) -> None:
+                 prior_lo_bpm: float = 80.0, prior_hi_bpm: float = 160.0, prior_octaves: float = 0.3, lock_s: float = 2.0,
+                 switch_s: float = 6.0, octave_switch_s: float = 12.0, margin: float = 1.15) -> None:
         self.rate = float(rate)
         self.window = max(16, int(round(window_s * rate)))
         self.update_every = max(1, int(round(update_s * rate)))
-        self.min_lag = int(math.floor(60.0 * rate / MAX_BPM))
-        self.max_lag = int(math.ceil(60.0 * rate / MIN_BPM))
-        lags = np.arange(self.min_lag, self.max_lag + 1)
+        self.min_lag = 60.0 * rate / MAX_BPM
+        self.max_lag = 60.0 * rate / MIN_BPM
+        self._periods = np.arange(math.floor(self.min_lag), math.ceil(self.max_lag) + 0.01, 0.25)
+        # Flat over the tempi listeners usually tap, falling off (log-Gaussian) outside them.
+        bpm = 60.0 * rate / self._periods
+        octaves = np.maximum(np.log2(prior_lo_bpm / bpm), 0.0) + np.maximum(np.log2(bpm / prior_hi_bpm), 0.0)
+        self._prior = np.exp(-0.5 * (octaves / prior_octaves) ** 2)
+        self._nfft = 1 << int(math.ceil(math.log2(2 * self.window)))
+        update_s = self.update_every / self.rate
+        self.lock_updates = max(1, int(round(lock_s / update_s)))
         self.switch_updates = max(1, int(round(switch_s / update_s)))
+        self.octave_switch_updates = max(1, int(round(octave_switch_s / update_s)))
+        self.margin = margin
+        self.lock_window = int(round(min(4.0, window_s) * rate))
+        self.min_heard = int(round(MIN_HEARD_S * rate))
+        self.max_held = 4 * self.lock_updates  # a lock fades after about this long without a clear pulse
+        self.relock_updates = self.lock_updates // 2
+        self.phase_switch_updates = self.switch_updates // 2  # another phase must win this long
         # Onsets fire about this many hops after the hit (window fill + picking): beats are
         # reported that much earlier so the clock sits on the hits themselves.
         self.latency_hops = 2.0
-        octaves = np.log2(60.0 * rate / lags / prior_bpm)
-        self._lags = lags
-        self._prior = np.exp(-0.5 * (octaves / prior_octaves) ** 2)
         self.reset()
 
     def reset(self) -> None:
         self._env = np.zeros(self.window)
+        self._accent = np.zeros(self.window)
         self._n = 0  # hops seen
         self._period = 0.0  # hops per beat (0: no tempo yet)
         self._phase = 0.0
+        self._wrapped = False  # a phase pull crossed a beat: the next hop reports it
+        self._phase_rival_wins = 0
         self._confidence = 0.0
         self._beats = 0
         self._heard = 0  # hops since the first sound
+        self._held = 0  # updates the current level has held with a clear pulse (minus fading)
+        self._acquiring = True  # no level has locked yet: follow the best at once
+        self._window_heard = 0
         self._rival = 0.0  # a different tempo that keeps winning ...
         self._rival_wins = 0  # ... for this many updates in a row
+        self._slots = np.zeros(BEATS_PER_BAR)  # mean accent at the start of each beat slot
+        self._slot_peak = 0.0  # the strongest accent so far in the current beat's first quarter
+        self._downbeat_slot = 0
 
     @property
     def tempo_bpm(self) -> float:
         return 60.0 * self.rate / self._period if self._period else 0.0
 
-    def __call__(self, strength: float) -> BeatState:
-        """Advance by one hop with this hop's onset strength (>= 0)."""
+    @property
+    def locked(self) -> bool:
+        return self._held >= self.lock_updates
+
+    def __call__(self, strength: float, accent: float = 0.0) -> BeatState:
+        """Advance by one hop with this hop's onset strength (>= 0) and low-band accent (>= 0)."""
         self._env[:-1] = self._env[1:]
-        self._env[-1] = max(0.0, float(strength))
+        # Strength is in units of the running 95th percentile; capped, because the first hits
+        # after a silence (when the percentile is still tiny) would otherwise outweigh
+        # everything else in the window for seconds.
+        self._env[-1] = min(max(0.0, float(strength)), STRENGTH_CAP)
+        self._accent[:-1] = self._accent[1:]
+        self._accent[-1] = max(0.0, float(accent))
         self._n += 1
         if strength > 1e-6 or self._heard:
             self._heard += 1  # hops since the first sound: enough history to look for a period
-        if self._n % self.update_every == 0 and self._heard >= 2 * self.max_lag:
+        if self._n % self.update_every == 0 and self._heard >= self.min_heard:
             self._estimate()
-        beat = False
+        beat = downbeat = False
         if self._period:
             self._phase += 1.0 / self._period
-            if self._phase >= 1.0:
+            if self._phase >= 1.0 or self._wrapped:
+                self._wrapped = False
                 self._phase -= math.floor(self._phase)
                 beat = True
+                self._end_beat()
                 self._beats += 1
-        return BeatState(self.tempo_bpm, self._phase, beat, self._confidence, self._beats)
+                downbeat = self._beats % BEATS_PER_BAR == self._downbeat_slot
+            elif self._phase < 0.25 + self.latency_hops / self._period:
+                # The hit of this beat arrives in its first quarter (after the onset latency).
+                self._slot_peak = max(self._slot_peak, float(accent))
+        slot = (self._beats - self._downbeat_slot) % BEATS_PER_BAR
+        bar_phase = (slot + self._phase) / BEATS_PER_BAR if self._period else 0.0
+        return BeatState(self.tempo_bpm, self._phase, beat, self._confidence, self._beats, bar_phase, downbeat,
+                         self._bar_confidence(), self.locked)
+
+    # ---- bar ------------------------------------------------------------------------
+    def _end_beat(self) -> None:
+        """A beat ended: fold its accent into its slot's average and re-pick the downbeat."""
+        slot = self._beats % BEATS_PER_BAR
+        peak, self._slot_peak = self._slot_peak, 0.0
+        if peak <= 1e-3:
+            return  # a beat in a silence or a break says nothing about where the bar starts
+        self._slots[slot] += 0.25 * (peak - self._slots[slot])
+        best = int(np.argmax(self._slots))
+        # Hysteresis: the downbeat moves only to a slot clearly stronger than the current one.
+        if self._slots[best] > 1.2 * self._slots[self._downbeat_slot] + 1e-3:
+            self._downbeat_slot = best
+
+    def _bar_confidence(self) -> float:
+        s = np.sort(self._slots)
+        return float(np.clip((s[-1] - s[-2]) / max(s[-1], 1e-6), 0.0, 1.0)) if s[-1] > 1e-6 else 0.0
 
     # ---- estimation ----------------------------------------------------------------
     def _estimate(self) -> None:
-        heard = min(self._n, self.window)
+        heard = min(self._n, self.window, self._heard)
+        self._window_heard = heard
         env = self._env[-heard:]
         if float(env.max()) <= 1e-6:
             self._confidence *= 0.9  # silence: keep the tempo and phase running, trust them less
@@ -114,52 +197,148 @@ class BeatTracker:
         # window, so the beats before the break still vote) until the break has passed.
         gap = _last_gap(env, int(self.rate))
         if gap is not None and self._period:
-            off, _ = _comb(env, self._period)
-            self._pull_phase(off)
+            self._pull_phase(self._comb(self._period, heard))
             return
-        x = env - env.mean()
-        energy = float(np.dot(x, x))
-        if energy <= 1e-12:
+        salience = self._salience(env)
+        if salience is None:
             return
-        acf = np.maximum([_acf(x, lag) / energy for lag in self._lags], 0.0)
-        acf2 = np.maximum([_acf(x, 2 * lag) / energy for lag in self._lags], 0.0)
-        # Harmonic sum: the true beat also repeats a beat later, while an off-beat
-        # pulse (hats between kicks) scores less at its own lag than the beat does.
-        score = (acf + acf2) * self._prior
+        score = salience * self._prior
         k = int(np.argmax(score))
         if score[k] <= 0.0:
             return
-        coarse = float(self._lags[k])
-        # Fine search: periods within +-1.5 hops, in 1/20-hop steps, over the whole window.
-        periods = coarse + np.arange(-1.5, 1.5001, 0.05)
-        best_p, best_off, best_val = coarse, 0.0, -1.0
-        for p in periods:
-            off, val = _comb(env, p)
-            if val > best_val:
-                best_p, best_off, best_val = float(p), off, val
-        self._confidence = float(np.clip(acf[k] * 2.0, 0.0, 1.0))
-        if self._period and abs(best_p - self._period) < 0.03 * self._period:
-            self._period += 0.5 * (best_p - self._period)  # settle instead of flicker
-            self._rival_wins = 0
-        elif self._period:
-            # A different tempo must win for a while (a fill or a break must not flip it).
-            same = self._rival and abs(best_p - self._rival) < 0.03 * self._rival
-            self._rival, self._rival_wins = best_p, (self._rival_wins + 1 if same else 1)
-            ratio = best_p / self._period
-            octave = min(abs(ratio - 2.0), abs(ratio - 0.5)) < 0.1
-            # Half and double tempo are the usual confusions: demand much more evidence.
-            if self._rival_wins < self.switch_updates * (4 if octave else 1):
-                return
-            self._period, self._rival_wins = best_p, 0
+        best = _refine(self._periods, score, k)
+        if not self._period:
+            self._period, self._held = best, 0
+            self._confidence = _confidence(salience[k])
         else:
-            self._period = best_p
-        self._pull_phase(best_off)
+            # The current level's own best score (its tempo may have drifted a little).
+            near = np.abs(self._periods / self._period - 1.0) <= 0.04
+            j = int(np.flatnonzero(near)[np.argmax(score[near])]) if near.any() else k
+            self._confidence = _confidence(salience[j])
+            if abs(best / self._period - 1.0) <= 0.04 or (self.locked and score[j] * self.margin >= score[k]):
+                # Same level, or no clear winner over it: stay, and follow its drift (only
+                # while the pulse is clear: in a vague passage the clock coasts).
+                follow = 1.0 if self._acquiring else 0.3 if self._confidence >= 0.5 else 0.0
+                self._period += follow * (_refine(self._periods, score, j) - self._period)
+                self._rival_wins = 0
+                self._hold()
+            else:
+                same = self._rival and abs(best / self._rival - 1.0) <= 0.04
+                self._rival, self._rival_wins = best, (self._rival_wins + 1 if same else 1)
+                ratio = best / self._period
+                octave = min(abs(ratio - 2.0), abs(ratio - 0.5)) < 0.1
+                self._hold()
+                need = 3 if self._acquiring else self.relock_updates
+                if self.locked:
+                    need = self.octave_switch_updates if octave else self.switch_updates
+                    if score[k] >= 2.0 * score[j]:
+                        need //= 3  # the held level has all but vanished: follow sooner
+                # Only a clear pulse may take over from a tempo once held (not a pad in a break).
+                if self._rival_wins >= need and (self._acquiring or _confidence(salience[k]) >= 0.4):
+                    self._period, self._held, self._rival_wins = best, 0, 0
+                    self._confidence = _confidence(salience[k])
+        self._pull_phase(self._comb(self._period, heard))
+
+    def _hold(self) -> None:
+        """The lock grows while the pulse is clear and the window holds a bar or two, and fades when it is not."""
+        if self._confidence >= 0.5 and self._window_heard >= self.lock_window:
+            self._held = min(self._held + 1, self.max_held)
+            if self.locked:
+                self._acquiring = False
+        elif self._confidence < 0.25:
+            self._held = max(self._held - 2, 0)
+
+    def _salience(self, env: np.ndarray) -> np.ndarray | None:
+        """How well a beat of each period explains the onsets: mean autocorrelation at 1..4 periods."""
+        x = env - env.mean()
+        n = x.size
+        spec = np.fft.rfft(x, self._nfft)
+        acf = np.fft.irfft(spec.real**2 + spec.imag**2, self._nfft)[:n]
+        if acf[0] <= 1e-12:
+            return None
+        # Unbiased: a long lag overlaps fewer samples; only lags with half the window overlapping count.
+        acf = acf / acf[0] * (n / np.maximum(n - np.arange(n), 1))
+        total = np.zeros(self._periods.size)
+        count = np.zeros(self._periods.size)
+        for m in (1, 2, 3, 4):
+            lag = m * self._periods
+            ok = lag <= 0.5 * n
+            if not ok.any():
+                break
+            total[ok] += _interp(acf, lag[ok])
+            count[ok] += 1
+        mean = np.where(count > 0, np.maximum(total, 0.0) / np.maximum(count, 1), 0.0)
+        # Tie-breaker for evenly spaced pulses (equal eighths fit 2/3 tempo as well as the
+        # beat): most music divides its beat in two, so onsets half a beat apart count a little.
+        return mean + DUPLE_WEIGHT * np.maximum(_interp(acf, 0.5 * self._periods), 0.0)
+
+    def _comb(self, period: float, heard: int) -> float:
+        """Beat offset (hops before the newest sample) that collects the most onset strength.
+
+        The kick accent joins in only where it has a clear pattern of its own at this
+        period (a four-on-the-floor kick under off-beat bass and hats); in most recordings
+        the sub band is diffuse and would only pull the beat off the hits.
+        """
+        env = self._env[-heard:]
+        accent = self._accent[-heard:]
+        profile = _phase_profile(accent, period)[1]
+        typical = float(np.median(profile))
+        if typical > 1e-6 and float(profile.max()) >= KICK_CONTRAST * typical:
+            env = env + accent
+        offsets, values = _phase_profile(env, period)
+        best = int(np.argmax(values))
+        if not self.locked:
+            self._phase_rival_wins = 0
+            return float(offsets[best])
+        # Locked: stay near the phase the clock has while it explains the onsets nearly as
+        # well as the best one (a passage with loud off-beats must not flip the beat), and
+        # move to another only when it has won for a while.
+        here = (self._phase * period - self.latency_hops) % period
+        dist = np.abs((offsets - here + 0.5 * period) % period - 0.5 * period)
+        near = dist <= PHASE_NEAR * period
+        k = int(np.flatnonzero(near)[np.argmax(values[near])]) if near.any() else best
+        if values[k] >= PHASE_KEEP * values[best]:
+            self._phase_rival_wins = 0
+            return float(offsets[k])
+        self._phase_rival_wins += 1
+        if self._phase_rival_wins >= self.phase_switch_updates:
+            self._phase_rival_wins = 0
+            return float(offsets[best])
+        return float(offsets[k])
 
     def _pull_phase(self, offset: float) -> None:
         """Pull the oscillator toward a beat ``offset`` hops ago (half way each update)."""
         target = ((offset + self.latency_hops) / self._period) % 1.0
         err = (target - self._phase + 0.5) % 1.0 - 0.5
-        self._phase = (self._phase + 0.5 * err) % 1.0
+        phase = self._phase + 0.5 * err
+        # Never lose or repeat a beat: a pull across the bar of the phase forward is this
+        # hop's beat; one backward waits at the start of the beat instead of counting it again.
+        if phase >= 1.0:
+            self._phase, self._wrapped = phase - 1.0, True
+        else:
+            self._phase = max(phase, 0.0)
+
+
+def _confidence(salience: float) -> float:
+    """0..1 from a beat salience (mean autocorrelation): noise sits near 0, a steady groove near 0.5."""
+    return float(np.clip((salience - 0.05) / 0.4, 0.0, 1.0))
+
+
+def _interp(a: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    lo = np.floor(pos).astype(int)
+    frac = pos - lo
+    hi = np.minimum(lo + 1, a.size - 1)
+    return a[lo] * (1.0 - frac) + a[hi] * frac
+
+
+def _refine(periods: np.ndarray, score: np.ndarray, k: int) -> float:
+    """The peak of ``score`` near grid point ``k``, between grid points (parabola through three)."""
+    if 0 < k < score.size - 1:
+        a, b, c = score[k - 1], score[k], score[k + 1]
+        den = a - 2.0 * b + c
+        if den < 0.0:
+            return float(periods[k] + 0.5 * (a - c) / den * (periods[1] - periods[0]))
+    return float(periods[k])
 
 
 def _last_gap(env: np.ndarray, min_len: int) -> int | None:
@@ -176,24 +355,26 @@ def _last_gap(env: np.ndarray, min_len: int) -> int | None:
     return None
 
 
-def _acf(x: np.ndarray, lag: int) -> float:
-    return float(np.dot(x[:-lag], x[lag:])) if lag < x.size else 0.0
-
-
-def _comb(env: np.ndarray, period: float) -> tuple[float, float]:
-    """Best beat offset (hops before the newest sample) and its mean envelope value."""
+def _phase_profile(env: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate beat offset (hops before the newest sample, half-hop steps), the
+    mean envelope on a grid of that period through it."""
     n = env.size
     k = int((n - 2) // period)
-    if k < 2:
-        return 0.0, 0.0
     offsets = np.arange(0.0, period, 0.5)
+    if k < 2:
+        return offsets, np.zeros(offsets.size)
     pos = (n - 1) - offsets[:, None] - period * np.arange(k)[None, :]
     lo = np.floor(pos).astype(int)
     frac = pos - lo
     vals = env[lo] * (1.0 - frac) + env[np.minimum(lo + 1, n - 1)] * frac
     # Onsets fire up to ~1.5 hops after the hit: take the best of a 3-hop neighbourhood too.
     vals = np.maximum(vals, env[np.maximum(lo - 1, 0)])
-    mean = vals.mean(axis=1)
+    return offsets, vals.mean(axis=1)
+
+
+def _comb(env: np.ndarray, period: float) -> tuple[float, float]:
+    """Best beat offset (hops before the newest sample) and its mean envelope value."""
+    offsets, mean = _phase_profile(env, period)
     i = int(np.argmax(mean))
     return float(offsets[i]), float(mean[i])
 
@@ -237,13 +418,20 @@ class BeatClock:
     """The conductor's beat clock: a continuous beat count on the audio clock.
 
     It integrates the tempo of its source and pulls its phase toward the source's phase
-    (time constant ``pull_s``), so it never jumps when the source changes or a tap lands:
+    (time constant ``pull_s``), so it never jumps when the source changes or a tap lands.
+    The *requested* source (``tempo/source``) and what actually drives the clock
+    (``source``, for the HUD and OSC) follow these precedence rules:
 
-    * ``analysis``: the analyzer's tempo and phase (``FeatureFrame.tempo_bpm / beat_phase``);
-    * ``tap``: tap tempo, each tap marking a beat;
+    * ``tap``: tap tempo, each tap marking a beat (the analysis until there are two taps);
+    * ``analysis``: the analyzer's tempo and phase (``FeatureFrame.tempo_bpm / beat_phase``),
+      the manual tempo while the analysis has none;
     * ``manual``: a fixed tempo (``tempo/bpm``), free phase (taps still set the phase);
     * ``auto``: taps when there are recent ones (``tap_hold_s``), else the analysis,
       else the manual tempo.
+
+    ``source`` is then ``"tap"``, ``"analysis"``, ``"manual"`` or ``"none"``. Bars: with the
+    analyzer's ``bar_phase`` the bar lines follow its downbeat (``bar_offset``); the beat
+    count itself never jumps.
     """
 
     def __init__(self, pull_s: float = 0.15, tap_hold_s: float = 30.0) -> None:
@@ -252,48 +440,61 @@ class BeatClock:
         self.taps = TapTempo()
         self.beats = 0.0
         self.bpm = 0.0
+        self.source = "none"  # what drives the clock now (see the class doc)
+        self.bar_offset = 0  # beats the bar lines sit after multiples of four
         self._t: float | None = None
 
     def tap(self, t: float) -> None:
         self.taps.tap(t)
 
     def update(self, t: float, tempo_bpm: float, beat_phase: float, source: str = "auto",
-               manual_bpm: float = 0.0) -> tuple[bool, bool]:
+               manual_bpm: float = 0.0, bar_phase: float | None = None) -> tuple[bool, bool]:
         """Advance to audio time ``t``; returns (a beat passed, a bar passed)."""
         dt = 0.0 if self._t is None else max(0.0, t - self._t)
         self._t = t
-        bpm, phase = self._source(t, tempo_bpm, beat_phase, source, manual_bpm)
+        bpm, phase, self.source = self._source(t, tempo_bpm, beat_phase, source, manual_bpm)
         before = self.beats
         if bpm > 0:
             self.beats += dt * bpm / 60.0
             if phase is not None:
                 err = (phase - self.beats + 0.5) % 1.0 - 0.5
-                self.beats += err * (1.0 - math.exp(-dt / self.pull_s) if dt > 0 else 0.0)
+                self.beats += err * coefficient(self.pull_s, dt)
+        if bar_phase is not None and self.source == "analysis":
+            # The analyzer's bar position in beats; the offset is whole beats, so the bar
+            # lines move to its downbeat without the beat count jumping.
+            self.bar_offset = int(round(self.beats - BEATS_PER_BAR * bar_phase)) % BEATS_PER_BAR
         self.bpm = bpm
         beat = math.floor(self.beats) > math.floor(before)
-        bar = math.floor(self.beats / 4.0) > math.floor(before / 4.0)
+        # Both sides with the current offset: moving the bar lines is not itself a bar.
+        bar = (math.floor((self.beats - self.bar_offset) / BEATS_PER_BAR)
+               > math.floor((before - self.bar_offset) / BEATS_PER_BAR))
         return beat, bar
 
-    def next_bar_time(self, t: float, beats_per_bar: int = 4) -> float:
+    @property
+    def bar_beats(self) -> float:
+        """Beats counted from a bar line (``bar_beats % 4`` is the position in the bar)."""
+        return self.beats - self.bar_offset
+
+    def next_bar_time(self, t: float, beats_per_bar: int = BEATS_PER_BAR) -> float:
         """Audio time of the next bar line after ``t`` (``t`` itself without a tempo).
 
         For bar-quantised changes: a preset load asked for now waits until then.
         """
         if self.bpm <= 0 or self._t is None:
             return t
-        to_go = beats_per_bar - (self.beats % beats_per_bar)
+        to_go = beats_per_bar - (self.bar_beats % beats_per_bar)
         return self._t + to_go * 60.0 / self.bpm
 
     def _source(self, t: float, tempo_bpm: float, beat_phase: float, source: str,
-                manual_bpm: float) -> tuple[float, float | None]:
+                manual_bpm: float) -> tuple[float, float | None, str]:
         tap_bpm = self.taps.bpm
         recent = bool(self.taps.taps) and t - self.taps.taps[-1] <= self.tap_hold_s
         if source == "tap" or (source == "auto" and tap_bpm and recent):
             if tap_bpm:
-                return tap_bpm, self.taps.phase(t)
+                return tap_bpm, self.taps.phase(t), "tap"
         if source in ("analysis", "auto", "tap") and tempo_bpm > 0:
-            return tempo_bpm, beat_phase
+            return tempo_bpm, beat_phase, "analysis"
         if manual_bpm > 0:
             phase = ((t - self.taps.taps[-1]) * manual_bpm / 60.0) % 1.0 if self.taps.taps else None
-            return manual_bpm, phase
-        return 0.0, None
+            return manual_bpm, phase, "manual"
+        return 0.0, None, "none"

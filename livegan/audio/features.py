@@ -35,7 +35,14 @@ class FeatureFrame:
     build: float = 0.0  # build-up amount 0..1
     drop: bool = False  # a drop fired in this hop
     section: bool = False  # a new section (timbre change or drop) began in this hop
-    beat_count: int = 0  # beats since the clock locked (bar = beat_count // 4)
+    beat_count: int = 0  # beats since the clock first found a tempo (never decreases)
+    # Beat clock and structure detail (issue 16).
+    tempo_confidence: float = 0.0  # 0..1, how clearly periodic the onsets are at tempo_bpm
+    tempo_locked: bool = False  # the tempo has held long enough to resist other levels
+    bar_phase: float = 0.0  # 0..1 within the current bar (4/4; 0 on the estimated downbeat)
+    downbeat: bool = False  # this hop's beat is the first of a bar (an event, like ``beat``)
+    section_confidence: float = 0.0  # 0..1 with ``section``: how strong the change is (0 otherwise)
+    breakdown: bool = False  # in a breakdown: music without its low end (or silence after music)
 
     @staticmethod
     def rest(sample_pos: int = 0, sample_rate: int = 48000) -> "FeatureFrame":
@@ -59,14 +66,17 @@ def merge_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame:
         band_onsets=tuple(max(f.band_onsets[i] for f in frames) for i in range(4)),  # type: ignore[arg-type]
         flux=max(f.flux for f in frames),
         beat=any(f.beat for f in frames),
+        downbeat=any(f.downbeat for f in frames),
         drop=any(f.drop for f in frames),
         section=any(f.section for f in frames),
+        section_confidence=max(f.section_confidence for f in frames),
     )
 
 
 def without_events(f: FeatureFrame) -> FeatureFrame:
     """The same levels with no events: for a frame seen before (live, latest wins)."""
-    return replace(f, onset=False, onset_strength=0.0, beat=False, drop=False, section=False)
+    return replace(f, onset=False, onset_strength=0.0, beat=False, downbeat=False, drop=False, section=False,
+                   section_confidence=0.0)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from ..smoothing import coefficient
 
 
 def smoothing_coefficient(time_constant_s: float, step_s: float) -> float:
@@ -13,9 +13,7 @@ def smoothing_coefficient(time_constant_s: float, step_s: float) -> float:
     Derived from the time constant rather than fixed per frame, so the envelope has
     the same shape in seconds whatever the hop size or sample rate.
     """
-    if time_constant_s <= 0.0:
-        return 1.0
-    return 1.0 - math.exp(-step_s / time_constant_s)
+    return coefficient(time_constant_s, step_s)
 
 
 class EnvelopeFollower:

@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("audio", nargs="?", help="WAV, FLAC, OGG or MP3 file (omit with --demo or --track)")
     p.add_argument("-o", "--output", required=True, help="directory for the PNG plots and report.json")
     p.add_argument("--demo", action="store_true", help="analyse the built-in demo track")
-    p.add_argument("--track", default=None, help="a generated test track: builddrop or halftime")
+    p.add_argument("--track", default=None,
+                   help="a generated test track: builddrop, halftime, sparsefull, bassentry or steady")
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset name or .toml path (default {DEFAULT_PRESET})")
     p.add_argument("--model", default="builtin", help="builtin, builtin:SEED, a StyleGAN .pkl or .safetensors")
     p.add_argument("--json", default=None, help="also write the numbers to this file")
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     (out / f"report-{stem}.json").write_text(text)
     if args.json:
         Path(args.json).write_text(text)
-    print(f"{stem}: tempo {numbers['tempo_bpm']} BPM, {len(numbers['beats'])} beats, drops {numbers['drops']}, "
+    print(f"{stem}: tempo {numbers['tempo_bpm']} BPM (confidence {numbers['tempo_confidence']}), "
+          f"{len(numbers['beats'])} beats, {len(numbers['bars'])} bars, drops {numbers['drops']}, "
           f"onset/visual r {numbers['onset_visual_correlation']}, silence change {numbers['silence_visual_change']}, "
           f"latency {numbers['response_latency_s']} s -> {out}")
     return 0

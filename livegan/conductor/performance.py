@@ -136,10 +136,12 @@ class Performance:
         dt = 0.0 if st.t is None else max(0.0, t - st.t)
         st.t = t
         jump = self._triggers(snap, t)  # every trigger counts, frozen or not
+        # Bar lines follow the analyzer's downbeat once its tempo has locked.
         beat, bar = self.clock.update(t, features.tempo_bpm, features.beat_phase,
-                                      str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)))
-        clock = Clock(self.clock.bpm, self.clock.beats, beat, bar, time=t,
-                      source=str(getattr(self.clock, "source", "")))
+                                      str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)),
+                                      bar_phase=features.bar_phase if features.tempo_locked else None)
+        # Published beats count from a bar line, so LFOs and quantized presets sit on the bars.
+        clock = Clock(self.clock.bpm, self.clock.bar_beats, beat, bar, time=t, source=self.clock.source)
         st.frame_index += 1
         blackout = bool(snap.get("show/blackout", False))
         if snap.get("show/freeze", False) and st.last is not None:
@@ -209,8 +211,9 @@ class Performance:
         # and rests when it stops, like the free motion.
         k = int(snap.get("latent/keyframes", 8))
         loop_bars = int(snap.get("tempo/loop_bars", 0))
-        st.loop_pos += max(0.0, clock.beats - st.loop_beats) * k / (4.0 * max(loop_bars, 1)) * min(1.0, 5.0 * st.level)
-        st.loop_beats = clock.beats
+        beats = self.clock.beats  # the raw count: moving the bar lines must not step the loop
+        st.loop_pos += max(0.0, beats - st.loop_beats) * k / (4.0 * max(loop_bars, 1)) * min(1.0, 5.0 * st.level)
+        st.loop_beats = beats
         st.position = st.loop_pos + st.key_offset if loop_bars > 0 and clock.bpm > 0 else st.pos
         return levels
 

@@ -25,6 +25,10 @@ def _events(ax, r: Reactivity, beats: bool = True) -> None:
     if beats:
         for t in n.get("beats", []):
             ax.axvline(t, color="tab:green", lw=0.4, alpha=0.5, zorder=1)
+        for t in n.get("bars", []):
+            ax.axvline(t, color="tab:green", lw=1.2, alpha=0.8, zorder=1)
+    for a, b in n.get("breakdowns", []):
+        ax.axvspan(a, b, color="tab:olive", alpha=0.08, zorder=0)
     for t in n.get("sections", []):
         ax.axvline(t, color="tab:purple", lw=1.2, ls="--", zorder=2)
     for t in n.get("drops", []):
@@ -58,16 +62,22 @@ def plot_overview(r: Reactivity, path: Path, title: str = "") -> Path:
     ax.plot(on, np.ones(len(on)) * 1.05, "|", color="tab:orange", ms=8, label="onsets")
     _events(ax, r)
     tw = ax.twinx()
-    tw.plot(t, [x.tempo_bpm for x in f], color="tab:blue", lw=1.2)
-    tw.set_ylabel("tempo (BPM)", color="tab:blue")
+    tempo = np.array([x.tempo_bpm for x in f])
+    conf = np.array([x.tempo_confidence for x in f])
+    tw.plot(t, tempo, color="tab:blue", lw=1.2, label="tempo")
+    # Where the clock is sure, a thick line: the tempo it would lock a quantised change to.
+    tw.plot(t, np.where(conf >= 0.5, tempo, np.nan), color="tab:blue", lw=3.0, alpha=0.5)
+    tw.set_ylabel("tempo (BPM; thick: confident)", color="tab:blue")
     ax.set_ylabel("onsets, beats")
     ax.legend(loc="upper left", fontsize=8)
 
     ax = axes[3]
     ax.plot(t, [x.build for x in f], color="tab:olive", label="build-up")
+    ax.plot(t, conf, color="tab:blue", lw=0.8, alpha=0.7, label="tempo confidence")
+    ax.plot(t, [x.bar_phase for x in f], color="tab:green", lw=0.5, alpha=0.5, label="bar phase")
     _events(ax, r, beats=False)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_ylabel("build / drop")
+    ax.set_ylabel("build, confidence")
     ax.legend(loc="upper left", fontsize=8)
 
     ax = axes[4]
@@ -98,10 +108,13 @@ def plot_zoom(r: Reactivity, path: Path, start: float, length: float = 4.0, titl
     for tb in r.numbers.get("beats", []):
         if start <= tb < start + length:
             ax.axvline(tb, color="tab:green", lw=0.8)
+    for tb in r.numbers.get("bars", []):
+        if start <= tb < start + length:
+            ax.axvline(tb, color="tab:green", lw=2.5)
     ax.set_xlim(start, start + length)
     ax.set_xlabel("time (s)")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"{title} close-up (green: beat clock)", fontsize=10)
+    ax.set_title(f"{title} close-up (green: beat clock, thick: bar lines)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

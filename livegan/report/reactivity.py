@@ -11,8 +11,10 @@ to frame ``i - 1`` (0..1). Against it we measure:
 * ``on_onset_visual_change`` / ``between_onsets_visual_change``: median change on the
   frames with the strongest onsets and on those with the weakest (punch vs. calm);
 * ``response_latency_s``: the lag (0..0.3 s) at which onset and change correlate best;
-* tempo (median over the second half), beat times, drops, sections, and with a known
-  truth the tempo lock time (from when on the estimate stays within 1 BPM).
+* tempo (median over the second half), beat times, drops, sections (with confidence),
+  the beat clock over time (``tempo_curve``: time, BPM, confidence, locked), the bar grid
+  (``bars``: downbeat times), breakdowns and the build-up peak, and with a known truth
+  the tempo lock time (from when on the estimate stays within 1 BPM).
 """
 
 from __future__ import annotations
@@ -147,6 +149,8 @@ def _numbers(r: Reactivity, true_bpm: float | None) -> dict:
         "beats": [round(float(t), 3) for t, f in zip(hop_times, frames) if f.beat],
         "drops": [round(float(t), 3) for t, f in zip(hop_times, frames) if f.drop],
         "sections": [round(float(t), 3) for t, f in zip(hop_times, frames) if f.section],
+        "section_confidence": [round(f.section_confidence, 3) for f in frames if f.section],
+        **beat_clock_numbers(frames),
         "silences": [[round(a, 3), round(b, 3)] for a, b in r.silences],
         "onset_visual_correlation": round(corr[0][0], 4),
         "best_onset_visual_correlation": round(best_corr, 4),
@@ -164,6 +168,36 @@ def _numbers(r: Reactivity, true_bpm: float | None) -> dict:
         numbers["tempo_lock_s"] = None if lock is None else round(lock, 3)
         numbers["tempo_error_bpm"] = round(abs(numbers["tempo_bpm"] - true_bpm), 3)
     return numbers
+
+
+def beat_clock_numbers(frames: list[FeatureFrame], step_s: float = 0.5) -> dict:
+    """The clock over time: tempo curve with confidence, bar grid, lock, breakdowns, build."""
+    if not frames:
+        return {"tempo_curve": [], "bars": [], "tempo_confidence": 0.0, "tempo_locked_from_s": None,
+                "breakdowns": [], "build_peak": 0.0}
+    times = np.array([f.time for f in frames])
+    marks = np.searchsorted(times, np.arange(times[0], times[-1] + 1e-9, step_s))
+    curve = [[round(float(frames[i].time), 3), round(frames[i].tempo_bpm, 2), round(frames[i].tempo_confidence, 3),
+              bool(frames[i].tempo_locked)] for i in marks if i < len(frames)]
+    heard = [f.tempo_confidence for f in frames if f.tempo_bpm > 0]
+    locked = next((f.time for f in frames if f.tempo_locked), None)
+    spans, start = [], None
+    for f in frames:
+        if f.breakdown and start is None:
+            start = f.time
+        elif not f.breakdown and start is not None:
+            spans.append([round(start, 3), round(f.time, 3)])
+            start = None
+    if start is not None:
+        spans.append([round(start, 3), round(frames[-1].time, 3)])
+    return {
+        "tempo_curve": curve,  # [time s, BPM, confidence 0..1, locked] every step_s
+        "bars": [round(float(f.time), 3) for f in frames if f.downbeat],
+        "tempo_confidence": round(float(np.median(heard)), 3) if heard else 0.0,
+        "tempo_locked_from_s": None if locked is None else round(float(locked), 3),
+        "breakdowns": spans,
+        "build_peak": round(max(f.build for f in frames), 3),
+    }
 
 
 def _punch(onsets: np.ndarray, change: np.ndarray) -> dict:

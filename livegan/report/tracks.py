@@ -5,7 +5,12 @@ Besides the demo track (``livegan.audio.demo``), the reactivity report and the t
 * ``builddrop``: 128 BPM; 4 bars of groove, a 4-bar build-up (kick and bass out, a
   riser and an accelerating snare roll), the drop, 6 bars of groove, then silence;
 * ``halftime``: 96 BPM; kick on 1 and the "and" of 2, snare on 3, hats on eighths,
-  a pad changing chord each bar, 2 bars of silence in the middle, no build.
+  a pad changing chord each bar, 2 bars of silence in the middle, no build;
+* ``sparsefull``: 124 BPM; 2 bars of silence, 4 bars of a sparse groove (hats, snare, a
+  faint kick), then the full groove (kick, bass, pads): the drop is at the full groove;
+* ``bassentry``: 120 BPM; a 34 s intro of pads and hats only, then kick and bass enter
+  (a new section, ``section_time``);
+* ``steady``: 126 BPM; the same full groove throughout: no drop, no section.
 
 Both are synthesised in code from the demo's instruments: no audio files ship.
 """
@@ -21,7 +26,7 @@ from scipy.signal import butter, sosfilt
 from livegan.audio.demo import _PROGRESSION, _add, _bass, _crash, _hat, _kick, _midi_hz, _pad, _riser, demo_track, demo_truth
 from livegan.audio.io import AudioClip
 
-TRACKS = ("demo", "builddrop", "halftime")
+TRACKS = ("demo", "builddrop", "halftime", "sparsefull", "bassentry", "steady")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Track:
     kicks: np.ndarray  # seconds
     drop_time: float | None
     silence: tuple[float, float] | None
+    section_time: float | None = None  # a section boundary the structure detector must find
 
 
 def make_track(name: str, sample_rate: int = 44100, seed: int = 0) -> Track:
@@ -45,6 +51,12 @@ def make_track(name: str, sample_rate: int = 44100, seed: int = 0) -> Track:
         return _builddrop(sample_rate, seed)
     if name == "halftime":
         return _halftime(sample_rate, seed)
+    if name == "sparsefull":
+        return _sparse_full(sample_rate, seed)
+    if name == "bassentry":
+        return _bass_entry(sample_rate, seed)
+    if name == "steady":
+        return _steady(sample_rate, seed)
     raise ValueError(f"unknown test track {name!r} (known: {', '.join(TRACKS)})")
 
 
@@ -121,6 +133,61 @@ def _halftime(sr: int, seed: int) -> Track:
         _add(mix, _bass(sr, _midi_hz(root), beat * 1.8), int(round(t * sr)), (0.3, 0.3))
     kicks = kicks[(kicks < silence[0] - 1e-9) | (kicks >= silence[1] - 1e-9)]
     return Track("halftime", _finish(mix, silence, sr, "<halftime>"), bpm, beats, kicks, silence[1], silence)
+
+
+def _groove(mix: np.ndarray, sr: int, rng: np.random.Generator, bpm: float, start: float, end: float,
+            kick: float = 0.8, bass: float = 0.35, hats: float = 0.25, snare: float = 0.0, pads: float = 0.1) -> np.ndarray:
+    """Four-on-the-floor parts between ``start`` and ``end`` (s) at these gains; returns the beat times."""
+    beat, bar = 60.0 / bpm, 240.0 / bpm
+    beats = np.arange(start, end - 1e-9, beat)
+    k, h, sn = _kick(sr), _hat(sr, rng), _snare(sr, rng)
+    for i, t in enumerate(beats):
+        if kick:
+            _add(mix, k, int(round(t * sr)), (kick, kick))
+        if bass:
+            root = _PROGRESSION[int(t // bar) % 4][0]
+            _add(mix, _bass(sr, _midi_hz(root), beat * 0.45), int(round((t + beat / 2) * sr)), (bass, bass))
+        if hats:
+            _add(mix, h, int(round((t + beat / 2) * sr)), (hats, hats))
+        if snare and i % 2 == 1:
+            _add(mix, sn, int(round(t * sr)), (snare, snare))
+    if pads:
+        for t in np.arange(start, end - 1e-9, bar):
+            notes = _PROGRESSION[int(t // bar) % 4][1]
+            _add(mix, _pad(sr, [_midi_hz(m) for m in notes], min(bar, end - t)), int(round(t * sr)), (pads, pads))
+    return beats
+
+
+def _sparse_full(sr: int, seed: int) -> Track:
+    bpm = 124.0
+    bar = 240.0 / bpm
+    sparse, full, end = 2 * bar, 6 * bar, 14 * bar
+    rng = np.random.default_rng(seed + 2)
+    mix = np.zeros((int(round(end * sr)), 2))
+    _groove(mix, sr, rng, bpm, sparse, full, kick=0.06, bass=0.0, hats=0.2, snare=0.25, pads=0.0)
+    kicks = _groove(mix, sr, rng, bpm, full, end, snare=0.25)
+    beats = np.arange(sparse, end - 1e-9, 60.0 / bpm)
+    return Track("sparsefull", _finish(mix, None, sr, "<sparsefull>"), bpm, beats, kicks, full, (0.0, sparse))
+
+
+def _bass_entry(sr: int, seed: int) -> Track:
+    bpm = 120.0
+    entry, end = 34.0, 46.0
+    rng = np.random.default_rng(seed + 3)
+    mix = np.zeros((int(round(end * sr)), 2))
+    _groove(mix, sr, rng, bpm, 0.0, entry, kick=0.0, bass=0.0, hats=0.12, pads=0.1)
+    kicks = _groove(mix, sr, rng, bpm, entry, end)
+    beats = np.arange(0.0, end - 1e-9, 60.0 / bpm)
+    return Track("bassentry", _finish(mix, None, sr, "<bassentry>"), bpm, beats, kicks, None, None, section_time=entry)
+
+
+def _steady(sr: int, seed: int) -> Track:
+    bpm = 126.0
+    end = 32 * 240.0 / bpm / 2
+    rng = np.random.default_rng(seed + 4)
+    mix = np.zeros((int(round(end * sr)), 2))
+    kicks = _groove(mix, sr, rng, bpm, 0.0, end, snare=0.25)
+    return Track("steady", _finish(mix, None, sr, "<steady>"), bpm, kicks, kicks, None, None)
 
 
 @functools.cache
