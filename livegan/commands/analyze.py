@@ -31,14 +31,14 @@ def add_parser(sub) -> None:
 
 
 def _generator(spec: str, size: int):
-    from ..models.load import load_generator, parse_builtin_seed
+    from ..models.load import load_generator, parse_builtin
 
-    seed = parse_builtin_seed(spec)
-    if seed is not None:
+    builtin = parse_builtin(spec)
+    if builtin is not None:
         from ..models.builtin import BuiltinGenerator
 
         # The report only needs small frames: run the embedded model at that size.
-        return BuiltinGenerator(seed=seed, resolution=max(16, size)).eval()
+        return BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=max(16, size)).eval()
     return load_generator(spec, device="cpu")
 
 

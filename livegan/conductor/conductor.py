@@ -52,6 +52,7 @@ class GeneratorInputs:
     flash: float = 0.0  # 0..1 white flash amount for the display / encoder
     blackout: bool = False
     master: float = 1.0
+    world: str = "auto"  # the builtin model's world (``look/world``); other models ignore it
 
 
 def _one_pole(current: float, target: float, dt: float, tau: float) -> float:
@@ -347,6 +348,7 @@ class Conductor:
             flash=min(1.0, st.flash),
             blackout=bool(snap.get("show/blackout", False)),
             master=self._param(snap, "show/master", dt),
+            world=str(snap.get("look/world", "auto")),
         )
         st.last = out
         return out

@@ -109,16 +109,16 @@ def build_renderer(cfg: LiveConfig, sample_rate: int) -> tuple[Renderer, str, st
     import torch  # noqa: PLC0415
 
     from ..conductor.conductor import Conductor  # noqa: PLC0415
-    from ..models.load import load_generator, parse_builtin_seed  # noqa: PLC0415
+    from ..models.load import load_generator, parse_builtin  # noqa: PLC0415
     from ..render.engine import Engine, pick_device  # noqa: PLC0415
 
     torch.set_num_threads(_pick_threads(cfg.threads))
     dev = pick_device(cfg.device)
-    seed = parse_builtin_seed(cfg.model)
-    if seed is not None:
+    builtin = parse_builtin(cfg.model)
+    if builtin is not None:
         from ..models.builtin import BuiltinGenerator  # noqa: PLC0415
 
-        gen = BuiltinGenerator(seed=seed, resolution=cfg.size).eval().requires_grad_(False).to(dev)
+        gen = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=cfg.size).eval().requires_grad_(False).to(dev)
         engine = Engine(gen, dev)
     else:
         gen = load_generator(cfg.model, dev)
