@@ -10,7 +10,7 @@ from typing import Any
 
 # Checked against catalogue.WORLDS when that loads (tests/test_builtin.py).
 WORLD_NAMES = ("ink", "nebula", "crystal", "cells", "opart", "grain", "marble")
-DEFAULT_WORLD = "ink"
+DEFAULT_WORLD = "nebula"
 
 __all__ = ["BuiltinGenerator", "DEFAULT_WORLD", "WORLDS", "WORLD_NAMES", "world_class"]
 
