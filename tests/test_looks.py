@@ -18,14 +18,13 @@ from livegan.audio.demo import demo_track
 from livegan.cli import main
 from livegan.conductor.conductor import GeneratorInputs
 from livegan.conductor.preset import list_presets, load_preset
-from livegan.live.effects import EffectChain, FrameUniforms
 from livegan.live.gl_context import HeadlessSurface
-from livegan.live.upload import FrameUploader
 from livegan.models.base import NoiseSpec
 from livegan.models.builtin import WORLD_NAMES, BuiltinGenerator
 from livegan.params.definitions import make_registry
 from livegan.render.engine import Engine
 from livegan.render.offline import slice_clip
+from live_helpers import draw_effect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,22 +95,9 @@ def gl():
 
 
 def _palette(surface, settings: dict) -> np.ndarray:
-    """A black-to-white ramp (64 px wide) through the palette effect only."""
-    reg = make_registry()
-    chain = EffectChain(surface.ctx, reg)
-    up = FrameUploader(surface.ctx)
-    try:
-        for n in chain.effects:
-            reg.set(f"fx/{n}/enabled", n == "palette")
-        for k, v in settings.items():
-            reg.set(f"fx/palette/{k}", v)
-        ramp = np.repeat(np.linspace(0, 255, 64).round().astype(np.uint8)[None, :, None], 16, axis=0)
-        up.upload(np.repeat(ramp, 3, axis=2))
-        chain.render(up.current, up.previous, surface.fbo, surface.size, FrameUniforms(), reg.peek().values)
-        return surface.read()[8].astype(int)  # one row: the gradient from dark to light
-    finally:
-        chain.release()
-        up.release()
+    """A black-to-white ramp (64 px wide) through the palette effect only: one row, dark to light."""
+    ramp = np.repeat(np.linspace(0, 255, 64).round().astype(np.uint8)[None, :, None], 16, axis=0)
+    return draw_effect(surface, np.repeat(ramp, 3, axis=2), "palette", settings)[8].astype(int)
 
 
 def test_palette_effect_maps_light_to_the_gradient(gl) -> None:

@@ -9,12 +9,10 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from livegan.live.effects import EffectChain, FrameUniforms
 from livegan.live.gl_context import HeadlessSurface
-from livegan.live.upload import FrameUploader
 from livegan.models.builtin import BuiltinGenerator
-from livegan.params.definitions import make_registry
 from livegan.render.resample import FILTERS, fill_resize
+from live_helpers import draw_effect
 
 torch.set_num_threads(1)
 
@@ -42,21 +40,9 @@ def _torch_resize(img: np.ndarray, size: tuple[int, int], name: str, sharpen: fl
 
 def _gl_resize(img: np.ndarray, size: tuple[int, int], name: str, sharpen: float = 0.0) -> np.ndarray:
     surface = HeadlessSurface(size)
-    reg = make_registry()
-    chain = EffectChain(surface.ctx, reg)
-    up = FrameUploader(surface.ctx)
     try:
-        for n in chain.effects:
-            reg.set(f"fx/{n}/enabled", n == "scale")
-        reg.set("fx/scale/mode", "fill")
-        reg.set("fx/scale/filter", name)
-        reg.set("fx/scale/sharpen", sharpen)
-        up.upload(img)
-        chain.render(up.current, up.previous, surface.fbo, surface.size, FrameUniforms(), reg.peek().values)
-        return surface.read()
+        return draw_effect(surface, img, "scale", {"mode": "fill", "filter": name, "sharpen": sharpen})
     finally:
-        chain.release()
-        up.release()
         surface.close()
 
 
