@@ -60,8 +60,12 @@ class Look:
 
 
 def render_preset(name: str, clip, features, size: int, fps: int, window: tuple[float, float],
-                  surface: HeadlessSurface, seed: int = 0, warmup: float = 1.0) -> Look:
-    """Frames of ``name`` whose time lies in ``window``, drawn through its effect chain."""
+                  surface: HeadlessSurface, seed: int = 0, warmup: float = 1.0, only: int = 0) -> Look:
+    """Frames of ``name`` whose time lies in ``window``, drawn through its effect chain.
+
+    The conductor runs every frame from the start; the picture is drawn from ``warmup``
+    seconds before the window (trails build up), or with ``only`` = N just for N frames
+    spread over the window and the ``warmup`` before each (enough for a book)."""
     registry = make_registry()
     chain = EffectChain(surface.ctx, registry)  # declares fx/* first, so the preset's effect values land
     uploader = FrameUploader(surface.ctx)
@@ -76,10 +80,11 @@ def render_preset(name: str, clip, features, size: int, fps: int, window: tuple[
                     if values.get("fx/palette/enabled") else "-")
         positions = [f.sample_pos for f in features]
         n_frames = int(math.ceil(window[1] * fps))
+        keep = (np.linspace(math.ceil(window[0] * fps), n_frames - 1, only).round() / fps).tolist() if only else []
         onset_env, last_t = 0.0, 0.0
         for i, inp in enumerate(conduct(conductor, registry, features, clip.sample_rate, n_frames, fps)):
             t = i / fps
-            if t < window[0] - warmup:
+            if t < window[0] - warmup or (keep and not any(0.0 <= k - t <= warmup for k in keep)):
                 continue  # the conductor runs from the start; the picture only where it counts
             feat = features_at(features, positions, int(round(t * clip.sample_rate)))
             onset_env = 1.0 if feat.onset else onset_env * math.exp(-(t - last_t) / 0.12)
@@ -89,7 +94,7 @@ def render_preset(name: str, clip, features, size: int, fps: int, window: tuple[
             u = FrameUniforms(time=t, onset=onset_env, rms=feat.rms, flux=feat.flux, bands=tuple(feat.bands),
                               beat_phase=feat.beat_phase, frame_mix=1.0)
             chain.render(uploader.current, uploader.previous, surface.fbo, surface.size, u, registry.peek().values)
-            if t >= window[0]:
+            if t >= window[0] and (not keep or any(abs(k - t) < 0.5 / fps for k in keep)):
                 look.frames.append(surface.read().copy())
                 look.times.append(t)
         return look
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=128, help="measured frame side (px)")
     ap.add_argument("--book", type=Path, default=None, help="write the looks book here (PNG)")
     ap.add_argument("--book-size", type=int, default=192, help="frame side for the book (px)")
-    ap.add_argument("--book-fps", type=int, default=4, help="frames per second rendered for the book")
+    ap.add_argument("--book-fps", type=int, default=8, help="frame rate of the book's renders")
     ap.add_argument("--per-row", type=int, default=8, help="book frames per preset")
     ap.add_argument("--contact", type=Path, default=None, help="write a 4x4 contact sheet of the default preset here")
     ap.add_argument("--no-json", action="store_true", help="do not write bench/results/looks-<date>.json")
@@ -260,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         surface = HeadlessSurface((side, side))
         try:
             if args.book:
-                rows = [render_preset(n, clip, features, side, args.book_fps, (0.5, duration), surface) for n in names]
+                rows = [render_preset(n, clip, features, side, args.book_fps, (0.5, duration), surface, warmup=0.75,
+                                      only=args.per_row) for n in names]
                 looks_book(rows, args.book, side, args.per_row)
                 print(f"wrote {args.book}")
         finally:
@@ -268,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.contact:
             big = HeadlessSurface((2 * side, 2 * side))
             try:
-                sheet = render_preset(DEFAULT_PRESET, clip, features, 2 * side, args.book_fps, (0.5, duration), big)
+                sheet = render_preset(DEFAULT_PRESET, clip, features, 2 * side, args.book_fps, (0.5, duration), big,
+                                      warmup=0.75, only=16)
             finally:
                 big.close()
             contact_sheet(sheet, args.contact, side)

@@ -16,6 +16,7 @@ class Cells(World):
     look = CanvasLook(in_freq=(0.4, 1.6), ksmooth=0.8, noise=(0.3, 0.15, 0.06))
     max_render = 128
     standardise = (2, 3, 4)
+    sharp = (0, 1)
     per_width = 11
 
     def build(self, rng: Seeded, w_dim: int) -> None:
@@ -49,6 +50,6 @@ class Cells(World):
         membrane = aa_step(wall - 0.16, fwidth(wall), 1.5)  # 0 on the membrane
         dome = (1.0 - (r * 1.1).square()).clamp(0.0, 1.0)
         nucleus = 1.0 - aa_step(0.16 + 0.06 * torch.tanh(size) - r, fwidth(r), 1.0)
-        tone = (0.35 + 0.3 * torch.sigmoid(level)) * (0.45 + 0.55 * dome)
+        tone = (0.45 + 0.5 * torch.sigmoid(level)) * (0.5 + 0.5 * dome)
         tone = tone * (0.35 + 0.65 * nucleus) * membrane + (1.0 - membrane) * 0.08
         return self.ramp(tone.clamp(0.0, 1.0), torch.sigmoid(2.0 * pick), ws[:, PALETTE])

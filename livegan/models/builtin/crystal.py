@@ -17,6 +17,7 @@ class Crystal(World):
     look = CanvasLook(in_freq=(0.3, 1.2), ksmooth=0.9, noise=(0.3, 0.1, 0.03))
     max_render = 128
     standardise = (0, 2)
+    sharp = (1,)
     per_width = 7
 
     def build(self, rng: Seeded, w_dim: int) -> None:

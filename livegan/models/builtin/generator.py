@@ -282,7 +282,7 @@ class BuiltinGenerator(Generator):
         out_dtype = ws.dtype
         ws = ws.to(self.w_avg.dtype)
         fields = self.net.fields(self, ws, run)
-        rgb = self.net.develop(self, resize(fields, self.resolution), ws, run)
+        rgb = self.net.develop(self, resize(fields, self.resolution, self.net.sharp), ws, run)
         return self.bend(rgb * 2.0 - 1.0, 9, run).clamp_(-1.0, 1.0).to(out_dtype)
 
     def _plan(self, ws: Tensor, spec: NoiseSpec, bends: Sequence[Bend], transform: Tensor | None) -> Run:

@@ -19,6 +19,7 @@ class Grain(World):
     look = CanvasLook(in_freq=(0.2, 1.0), ksmooth=0.95, noise=(0.2, 0.08, 0.03))
     max_render = 96
     standardise = (0, 1)
+    sharp = ()
 
     def build(self, rng: Seeded, w_dim: int) -> None:
         self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)

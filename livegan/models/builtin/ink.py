@@ -21,6 +21,7 @@ class Ink(World):
     look = CanvasLook(in_freq=(0.4, 1.8), ksmooth=0.85, noise=(0.3, 0.12, 0.05))
     max_render = 128
     standardise = (0, 1, 2)
+    sharp = (0,)
 
     def build(self, rng: Seeded, w_dim: int) -> None:
         self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
@@ -46,9 +47,9 @@ class Ink(World):
     def develop(self, g, f: Tensor, ws: Tensor, run) -> Tensor:
         d, tex, pick = f[:, 0:1], f[:, 1:2], f[:, 2:3]
         w = fwidth(d)
-        ink = aa_step(d - 0.55, w, 1.5)
-        core = aa_step(d - 1.5, w, 4.0)
-        bleed = aa_step((d - 0.3).abs() - 0.05, w, 1.0)  # 0 on a thin line just outside the ink
+        ink = aa_step(d - 0.8, w, 1.5)
+        core = aa_step(d - 1.9, w, 4.0)
+        bleed = aa_step((d - 0.55).abs() - 0.05, w, 1.0)  # 0 on a thin line just outside the ink
         paper = 0.93 - 0.05 * torch.tanh(tex)
         wash = 0.5 + 0.12 * torch.tanh(tex) - 0.25 * torch.sigmoid(2.0 * (d - 1.0))
         tone = torch.lerp(paper * (0.7 + 0.3 * bleed), wash, ink)

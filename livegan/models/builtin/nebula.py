@@ -18,6 +18,7 @@ class Nebula(World):
     look = CanvasLook(in_freq=(0.25, 1.2), ksmooth=0.95, noise=(0.2, 0.08, 0.03))
     max_render = 112
     standardise = (0, 1)
+    sharp = (0,)
 
     def build(self, rng: Seeded, w_dim: int) -> None:
         self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
@@ -27,9 +28,9 @@ class Nebula(World):
         self.fine_freqs = param(rng.freqs(_FOURIER, 1.0, 5.0))
         self.fine_phases = param(rng.uniform(_FOURIER))
         self.ramp = Ramp(rng, w_dim, torch.stack([
-            hex_ramp("#000000", "#120626", "#5a1b6e", "#e0508a", "#ffd9b0"),  # magenta, ember
-            hex_ramp("#000000", "#03101f", "#0e4a7a", "#3fc1c9", "#eaffff"),  # teal, ice
-        ]), reach=0.15)
+            hex_ramp("#000000", "#1a0630", "#6b1f7a", "#e0508a", "#ffc29a"),  # magenta to coral
+            hex_ramp("#000000", "#04162a", "#0e5a8a", "#3fc1c9", "#c8fff0"),  # deep blue to teal
+        ]), reach=0.06)
 
     def fine(self, g, x: Tensor, ws: Tensor, run) -> Tensor:
         u = self.warped_view(g, self.warp(x, ws[:, WARP]), ws, run, 0.18)
@@ -42,5 +43,5 @@ class Nebula(World):
     def develop(self, g, f: Tensor, ws: Tensor, run) -> Tensor:
         density, temp = f[:, 0:1], f[:, 1:2]
         glow = 1.0 - torch.exp(-torch.exp(1.4 * density - 1.0))  # emission: 0 in the voids
-        tone = glow * glow * (3.0 - 2.0 * glow)
+        tone = glow * glow * (3.0 - 2.0 * glow) * 0.93  # the brightest gas keeps its colour
         return self.ramp(tone, torch.sigmoid(1.5 * temp), ws[:, PALETTE])

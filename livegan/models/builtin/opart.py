@@ -20,6 +20,7 @@ class OpArt(World):
     look = CanvasLook(in_freq=(0.3, 1.0), ksmooth=0.9, noise=(0.2, 0.08, 0.02))
     max_render = 112
     standardise = (2,)
+    sharp = (0, 1)
 
     def build(self, rng: Seeded, w_dim: int) -> None:
         self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)

@@ -84,6 +84,7 @@ class World(nn.Module):
     look: ClassVar[CanvasLook] = CanvasLook()
     max_render: ClassVar[int] = 128  # default render resolution cap (CPU speed)
     standardise: ClassVar[tuple[int, ...]] = ()  # field channels set to zero mean, unit spread
+    sharp: ClassVar[tuple[int, ...] | None] = None  # field channels resized bicubically (None: all)
 
     def __init__(self, rng: Seeded, w_dim: int) -> None:
         super().__init__()
