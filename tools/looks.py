@@ -191,7 +191,7 @@ def looks_book(rows: list[Look], out: Path, thumb: int, per_row: int) -> None:
         _label(draw, (8, r * thumb + 24), f"world {lk.world}")
         _label(draw, (8, r * thumb + 40), f"palette {lk.palette}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, optimize=True)
+    sheet.save(out, optimize=True)  # full colour: a 256-colour palette bands the smooth worlds
 
 
 def contact_sheet(look: Look, out: Path, thumb: int, grid: int = 4) -> None:

@@ -118,8 +118,9 @@ def build_renderer(cfg: LiveConfig, sample_rate: int) -> tuple[Renderer, str, st
     if builtin is not None:
         from ..models.builtin import BuiltinGenerator  # noqa: PLC0415
 
-        gen = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=cfg.size).eval().requires_grad_(False).to(dev)
-        engine = Engine(gen, dev)
+        gen = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=cfg.size)
+        gen = gen.eval().requires_grad_(False).to(dev)
+        engine = Engine(gen, dev, warm_worlds=True)
     else:
         gen = load_generator(cfg.model, dev)
         engine = Engine(gen, dev, size=(cfg.size, cfg.size) if cfg.size != gen.resolution else None)

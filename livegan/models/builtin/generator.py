@@ -25,6 +25,7 @@ so the view can pan forever.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -42,6 +43,7 @@ from .world import CANVAS, CELLS, INDEX, LAYERS, World
 __all__ = ["BuiltinGenerator", "Run"]
 
 _MIN_RENDER = 96  # fine layers are never coarser than the finest canvas layer (layer_groups)
+_CALIBRATION_RENDER = 96  # gains and field statistics are fixed at this render size (any size looks alike)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class BuiltinGenerator(Generator):
         z_dim: int = 256,
         w_dim: int = 256,
         mapping_layers: int = 4,
+        _sibling_of: "BuiltinGenerator | None" = None,
     ) -> None:
         super().__init__()
         from .catalogue import DEFAULT_WORLD, world_class  # noqa: PLC0415 - the worlds import this module's types
@@ -95,8 +98,13 @@ class BuiltinGenerator(Generator):
             )
         self.num_ws = len(LAYERS)
         rng = Seeded(self.seed)
-        self.mapping_net = Mapping(rng, self.z_dim, self.w_dim, mapping_layers)
-        self._init_w_stats(rng)
+        if _sibling_of is None:
+            self.mapping_net = Mapping(rng, self.z_dim, self.w_dim, mapping_layers)
+            self._init_w_stats(rng)
+        else:  # another world of the same seed: the same mapping, drawn once
+            self.mapping_net = _sibling_of.mapping_net
+            for name in ("w_shift", "w_scale", "w_avg"):
+                self.register_buffer(name, getattr(_sibling_of, name).detach().clone().cpu())
 
         sides = [round(CANVAS * cfg.scale) if cfg.scale else self.render_resolution for cfg in LAYERS]
         self._layers = tuple(
@@ -108,11 +116,13 @@ class BuiltinGenerator(Generator):
         noise_rng = Seeded(self.seed, "noise")
         for info in self._layers:
             if info.has_noise:
-                self.register_buffer(f"noise_const_{info.name}",
-                                     noise_rng.randn(1, 1, info.resolution, info.resolution))
+                name = f"noise_const_{info.name}"
+                self.register_buffer(name, noise_rng.randn(1, 1, info.resolution, info.resolution)
+                                     if _sibling_of is None else getattr(_sibling_of, name).detach().clone().cpu())
         self._grid_cache: dict[tuple, Tensor] = {}
         self._siblings: dict[str, BuiltinGenerator] = {self.world: self}
-        self._calibrate(rng)
+        self._world_lock = threading.Lock()
+        self._calibrate(Seeded(self.seed, "calibration"))
 
     # ---- shape facts ------------------------------------------------------------------
 
@@ -144,14 +154,28 @@ class BuiltinGenerator(Generator):
 
         name = world_class(world).name
         sib = self._siblings.get(name)
-        if sib is None:
-            sib = BuiltinGenerator(self.seed, self.resolution, self.render_resolution, name, self.z_dim,
-                                   self.w_dim, self.mapping_layers)
-            sib = sib.to(self.w_avg.device).eval().requires_grad_(False)
-            sib.set_precision(getattr(self, "precision", "auto"))
-            sib._siblings = self._siblings
-            self._siblings[name] = sib
+        if sib is not None:
+            return sib
+        with self._world_lock:  # one builder at a time (prepare_worlds may be running on its own thread)
+            sib = self._siblings.get(name)
+            if sib is None:
+                sib = BuiltinGenerator(self.seed, self.resolution, self.render_resolution, name, self.z_dim,
+                                       self.w_dim, self.mapping_layers, _sibling_of=self)
+                sib = sib.to(self.w_avg.device).eval().requires_grad_(False)
+                sib.set_precision(getattr(self, "precision", "auto"))
+                sib._siblings, sib._world_lock = self._siblings, self._world_lock
+                self._siblings[name] = sib
         return sib
+
+    def prepare_worlds(self) -> None:
+        """Build every world now (a second or two of CPU), so a preset that switches world
+        later swaps between two frames instead of stalling the model for one build. Safe to
+        run on its own thread while this generator renders."""
+        from .catalogue import WORLDS  # noqa: PLC0415
+
+        with torch.inference_mode():
+            for name in WORLDS:
+                self.with_world(name)
 
     # ---- mapping ----------------------------------------------------------------------
 
@@ -178,17 +202,19 @@ class BuiltinGenerator(Generator):
         return self.truncate(ws, truncation_psi, truncation_cutoff)
 
     @torch.no_grad()
-    def _calibrate(self, rng: Seeded, samples: int = 12) -> None:
+    def _calibrate(self, rng: Seeded, samples: int = 6) -> None:
         """Fix every modulated layer's output gain for unit RMS on typical ws, and the
         world's field statistics."""
         ws = self.mapping(rng.randn(samples, self.z_dim))
         convs = [m for m in self.net.modules() if isinstance(m, ModConv)]
         for conv in convs:
             conv.calibrating = True
+        render, self.render_resolution = self.render_resolution, _CALIBRATION_RENDER
         try:
             run = self._plan(ws, NoiseSpec("none"), (), None)
             self.net.fields(self, ws, run, calibrate=True)
         finally:
+            self.render_resolution = render
             for conv in convs:
                 conv.calibrating = False
 
