@@ -120,7 +120,7 @@ def build_renderer(cfg: LiveConfig, sample_rate: int) -> tuple[Renderer, str, st
 
         gen = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=cfg.size)
         gen = gen.eval().requires_grad_(False).to(dev)
-        engine = Engine(gen, dev, warm_worlds=True)
+        engine = Engine(gen, dev)
     else:
         gen = load_generator(cfg.model, dev)
         engine = Engine(gen, dev, size=(cfg.size, cfg.size) if cfg.size != gen.resolution else None)

@@ -7,7 +7,6 @@ transform, bend amounts) ride along as batch dimensions.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Sequence
 
@@ -55,7 +54,7 @@ class Engine:
 
     def __init__(self, generator: Generator, device: str | torch.device | None = None,
                  size: tuple[int, int] | None = None, apply_show: bool = True,
-                 accel: AccelOptions | None = None, warm_worlds: bool = False) -> None:
+                 accel: AccelOptions | None = None) -> None:
         self.device = pick_device(str(device) if device is not None else None)
         self.generator = generator.to(self.device).eval()
         self.size = size
@@ -64,11 +63,6 @@ class Engine:
         self.accel = accel
         self.fast = FastSynthesis(self.generator, accel)
         self._worlds: dict[str, FastSynthesis] = {}
-        prepare = getattr(self.generator, "prepare_worlds", None)
-        if warm_worlds and prepare is not None:
-            # Live: build the builtin model's other worlds now, off the model's thread, so the
-            # first preset that changes world does not stall the picture for a build.
-            threading.Thread(target=prepare, name="livegan-worlds", daemon=True).start()
 
     def _synthesis_for(self, world: str) -> FastSynthesis:
         """The builtin model in ``world`` (same seed and w space), else the generator as given."""

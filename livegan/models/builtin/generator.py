@@ -25,7 +25,6 @@ so the view can pan forever.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -121,7 +120,6 @@ class BuiltinGenerator(Generator):
                                      if _sibling_of is None else getattr(_sibling_of, name).detach().clone().cpu())
         self._grid_cache: dict[tuple, Tensor] = {}
         self._siblings: dict[str, BuiltinGenerator] = {self.world: self}
-        self._world_lock = threading.Lock()
         self._calibrate(Seeded(self.seed, "calibration"))
 
     # ---- shape facts ------------------------------------------------------------------
@@ -154,28 +152,14 @@ class BuiltinGenerator(Generator):
 
         name = world_class(world).name
         sib = self._siblings.get(name)
-        if sib is not None:
-            return sib
-        with self._world_lock:  # one builder at a time (prepare_worlds may be running on its own thread)
-            sib = self._siblings.get(name)
-            if sib is None:
-                sib = BuiltinGenerator(self.seed, self.resolution, self.render_resolution, name, self.z_dim,
-                                       self.w_dim, self.mapping_layers, _sibling_of=self)
-                sib = sib.to(self.w_avg.device).eval().requires_grad_(False)
-                sib.set_precision(getattr(self, "precision", "auto"))
-                sib._siblings, sib._world_lock = self._siblings, self._world_lock
-                self._siblings[name] = sib
+        if sib is None:
+            sib = BuiltinGenerator(self.seed, self.resolution, self.render_resolution, name, self.z_dim,
+                                   self.w_dim, self.mapping_layers, _sibling_of=self)
+            sib = sib.to(self.w_avg.device).eval().requires_grad_(False)
+            sib.set_precision(getattr(self, "precision", "auto"))
+            sib._siblings = self._siblings
+            self._siblings[name] = sib
         return sib
-
-    def prepare_worlds(self) -> None:
-        """Build every world now (a second or two of CPU), so a preset that switches world
-        later swaps between two frames instead of stalling the model for one build. Safe to
-        run on its own thread while this generator renders."""
-        from .catalogue import WORLDS  # noqa: PLC0415
-
-        with torch.inference_mode():
-            for name in WORLDS:
-                self.with_world(name)
 
     # ---- mapping ----------------------------------------------------------------------
 
