@@ -53,3 +53,25 @@ def write_preset(path: Path, effects: list[dict]) -> Path:
         lines.append("")
     path.write_text("\n".join(lines).replace("'", '"'))
     return path
+
+
+def draw_effect(surface, image: np.ndarray, effect: str, settings: dict) -> np.ndarray:
+    """``image`` through one bundled effect alone (``fx/<effect>/...`` from ``settings``) into ``surface``."""
+    from livegan.gl.effects import EffectChain, FrameUniforms
+    from livegan.gl.upload import FrameUploader
+    from livegan.session import session_registry
+
+    reg = session_registry()
+    chain = EffectChain(surface.ctx, reg)
+    up = FrameUploader(surface.ctx)
+    try:
+        for n in chain.effects:
+            reg.set(f"fx/{n}/enabled", n == effect)
+        for k, v in settings.items():
+            reg.set(f"fx/{effect}/{k}", v)
+        up.upload(image)
+        chain.render(up.current, up.previous, surface.fbo, surface.size, FrameUniforms(), reg.peek().values)
+        return surface.read()
+    finally:
+        chain.release()
+        up.release()

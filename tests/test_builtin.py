@@ -1,4 +1,5 @@
-"""The embedded builtin generator: determinism, picture statistics, styles, noise, bends, transform."""
+"""The embedded builtin generator: determinism, picture statistics, styles, noise, bends, transform,
+for every world."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ import torch
 
 from livegan.errors import LiveganError
 from livegan.models.base import Bend, NoiseSpec, make_transform
-from livegan.models.builtin import BuiltinGenerator
+from livegan.models.builtin import DEFAULT_WORLD, WORLD_NAMES, WORLDS, BuiltinGenerator
+from livegan.models.load import load_generator, parse_builtin
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module", params=WORLD_NAMES)
+def GW(request) -> BuiltinGenerator:
+    """Each world at 64 px."""
+    return BuiltinGenerator(seed=0, resolution=64, world=request.param).eval()
 
 
 @pytest.fixture(scope="module")
@@ -77,21 +85,46 @@ def test_resolution_and_render_resolution() -> None:
             BuiltinGenerator(**bad)
 
 
-def test_same_seed_same_weights_and_pictures_different_seed_differs(G: BuiltinGenerator) -> None:
-    again = BuiltinGenerator(seed=0, resolution=64)
-    other = BuiltinGenerator(seed=1, resolution=64)
-    sd, sd2 = G.state_dict(), again.state_dict()
+def test_same_seed_same_weights_and_pictures_different_seed_differs(GW: BuiltinGenerator) -> None:
+    again = BuiltinGenerator(seed=0, resolution=64, world=GW.world)
+    other = BuiltinGenerator(seed=1, resolution=64, world=GW.world)
+    sd, sd2 = GW.state_dict(), again.state_dict()
     assert sd.keys() == sd2.keys() and all(torch.equal(sd[k], sd2[k]) for k in sd)
+    z = torch.randn(2, GW.z_dim, generator=torch.Generator().manual_seed(5))
+    # The same code path on both sides: bit-identical on purpose.
+    assert torch.equal(GW.synthesis(GW.mapping(z)), again.synthesis(again.mapping(z)))
+    assert _diff(GW.synthesis(GW.mapping(z)), other.synthesis(other.mapping(z))) > 0.05
+
+
+def test_worlds_share_the_w_space_and_switch_by_spec_or_sibling(G: BuiltinGenerator) -> None:
+    assert tuple(WORLDS) == WORLD_NAMES and G.world == DEFAULT_WORLD
     z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))
-    assert torch.equal(G.synthesis(G.mapping(z)), again.synthesis(again.mapping(z)))
-    assert _diff(G.synthesis(G.mapping(z)), other.synthesis(other.mapping(z))) > 0.1
+    pictures = {}
+    for name in WORLD_NAMES:
+        sib = G.with_world(name)
+        assert sib.world == name and sib.with_world(name) is sib and sib.with_world(G.world) is G
+        assert torch.equal(sib.mapping(z), G.mapping(z)) and torch.equal(sib.w_avg, G.w_avg)
+        assert [layer.name for layer in sib.layers] == [layer.name for layer in G.layers]
+        pictures[name] = sib.synthesis(G.mapping(z))
+    assert min(_diff(pictures[a], pictures[b]) for a in WORLD_NAMES for b in WORLD_NAMES if a < b) > 0.05
+    assert parse_builtin("builtin") == parse_builtin("builtin:0")
+    assert (parse_builtin("builtin:cells:7").world, parse_builtin("builtin:cells:7").seed) == ("cells", 7)
+    assert (parse_builtin("builtin:opart").world, parse_builtin("builtin:12").seed) == ("opart", 12)
+    assert parse_builtin("model.pkl") is None
+    gen = load_generator("builtin:grain:3")
+    assert gen.world == "grain" and gen.seed == 3 and gen.describe()["world"] == "grain"
+    for bad in ("builtin:fog", "builtin:ink:x", "builtin:ink:1:2"):
+        with pytest.raises(LiveganError, match="worlds: ink"):
+            parse_builtin(bad)
+    with pytest.raises(LiveganError, match="unknown world 'fog'"):
+        BuiltinGenerator(world="fog")
 
 
-def test_batch_matches_single_samples(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 3)
-    batch = G.synthesis(ws)
+def test_batch_matches_single_samples(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 3)
+    batch = GW.synthesis(ws)
     for i in range(3):
-        assert torch.allclose(batch[i : i + 1], G.synthesis(ws[i : i + 1]), atol=1e-3)
+        assert torch.allclose(batch[i : i + 1], GW.synthesis(ws[i : i + 1]), atol=1e-3)
 
 
 # ---- mapping and truncation --------------------------------------------------------------
@@ -132,29 +165,45 @@ def _hue_bins(img: torch.Tensor, bins: int = 12) -> list[int]:
     return out
 
 
-def test_pictures_are_structured_not_noise_not_flat(G128: BuiltinGenerator) -> None:
-    img = G128.synthesis(_ws(G128, 4, seed=11))
+def test_pictures_are_structured_not_noise_not_flat(GW: BuiltinGenerator) -> None:
+    img = GW.synthesis(_ws(GW, 4, seed=11))
     centred = img - img.mean(dim=(2, 3), keepdim=True)
-    # Neighbouring pixels are strongly correlated (white noise: ~0) ...
+    # Neighbouring pixels are correlated (white noise: ~0; the grain world is the grainiest) ...
     autocorr = (centred[..., 1:] * centred[..., :-1]).mean(dim=(1, 2, 3)) / centred.square().mean(dim=(1, 2, 3))
-    assert (autocorr > 0.85).all(), autocorr
-    # ... and the picture is far from flat, in several colours.
-    assert (img.std(dim=(1, 2, 3)) > 0.15).all()
-    assert min(_hue_bins(img)) >= 3
-    # Not a smooth gradient either: the pixels' colours are varied across the picture.
-    assert (img.flatten(2).std(dim=2).mean(dim=1) > 0.12).all()
+    assert (autocorr > 0.3).all(), autocorr
+    # ... and the picture is far from flat.
+    assert (img.std(dim=(1, 2, 3)) > 0.1).all(), img.std(dim=(1, 2, 3))
+    assert img.min() < -0.8  # every world reaches (near) black
 
 
-def test_small_ws_steps_make_small_changes(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 2, seed=4)
+def test_worlds_differ_in_structure_not_only_colour() -> None:
+    """Grey-level radial power spectra of the worlds differ (what tools/looks.py measures per preset)."""
+    spectra = {}
+    for name in WORLD_NAMES:
+        G = BuiltinGenerator(seed=0, resolution=96, world=name)
+        g = G.synthesis(_ws(G, 4, seed=2, psi=0.8)).mean(dim=1)
+        power = torch.fft.fftshift(torch.fft.fft2(g - g.mean(dim=(1, 2), keepdim=True)).abs().square(), dim=(1, 2))
+        yy, xx = torch.meshgrid(torch.arange(96) - 48, torch.arange(96) - 48, indexing="ij")
+        r = (yy.square() + xx.square()).sqrt().round().long().flatten()
+        radial = torch.zeros(49).index_add_(0, r.clamp(max=48), power.mean(0).flatten())[1:48]
+        radial = torch.log10(radial / torch.bincount(r.clamp(max=48), minlength=49)[1:48] + 1e-9)
+        spectra[name] = radial - radial.mean()
+    far = sum((spectra[a] - spectra[b]).abs().mean().item() >= 0.3
+              for i, a in enumerate(WORLD_NAMES) for b in WORLD_NAMES[i + 1:])
+    pairs = len(WORLD_NAMES) * (len(WORLD_NAMES) - 1) // 2
+    assert far >= pairs // 2, spectra
+
+
+def test_small_ws_steps_make_small_changes(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 2, seed=4)
     a, d = ws[:1], ws[1:] - ws[:1]
-    base = G.synthesis(a)
-    changes = [_diff(G.synthesis(a + t * d), base) for t in (0.005, 0.02, 0.08, 0.3)]
+    base = GW.synthesis(a)
+    changes = [_diff(GW.synthesis(a + t * d), base) for t in (0.005, 0.02, 0.08, 0.3)]
     assert changes[0] < 0.03
     assert changes == sorted(changes) and changes[-1] > 3 * changes[0]
     # Interpolation frames: consecutive frames differ much less than the ends.
     t = torch.linspace(0, 1, 17)[:, None, None]
-    frames = G.synthesis(a * (1 - t) + ws[1:] * t)
+    frames = GW.synthesis(a * (1 - t) + ws[1:] * t)
     steps = (frames[1:] - frames[:-1]).abs().mean(dim=(1, 2, 3))
     assert steps.max() < 0.5 * _diff(frames[0], frames[-1])
 
@@ -180,26 +229,36 @@ def test_style_mixing_coarse_moves_structure_more_than_fine(G: BuiltinGenerator)
         img = G.synthesis(mixed)
         assert _diff(img, base) > 0.05, name
         kept[name] = _corr(_structure(img), _structure(base)).mean().item()
-    assert kept["fine"] > kept["coarse"] + 0.1, kept
+    assert kept["fine"] > kept["coarse"] + 0.05, kept
+
+
+def test_style_mixing_moves_every_world_at_every_depth(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 8, seed=7)
+    a, b = ws[:4], ws[4:]
+    base = GW.synthesis(a)
+    for name, idx in GW.layer_groups().items():
+        mixed = a.clone()
+        mixed[:, idx] = b[:, idx]
+        assert _diff(GW.synthesis(mixed), base) > 0.02, name
 
 
 # ---- noise ---------------------------------------------------------------------------
 
 
-def test_noise_modes(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 2)
-    none = G.synthesis(ws, noise=NoiseSpec("none"))
-    const = G.synthesis(ws, noise=NoiseSpec("const"))
+def test_noise_modes(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 2)
+    none = GW.synthesis(ws, noise=NoiseSpec("none"))
+    const = GW.synthesis(ws, noise=NoiseSpec("const"))
     assert _diff(none, const) > 0.01
-    assert torch.equal(const, G.synthesis(ws))  # const is the default
-    r1 = G.synthesis(ws, noise=NoiseSpec("random", seed=3))
-    assert torch.equal(r1, G.synthesis(ws, noise=NoiseSpec("random", seed=3)))
-    assert _diff(r1, G.synthesis(ws, noise=NoiseSpec("random", seed=4))) > 0.01
+    assert torch.equal(const, GW.synthesis(ws))  # const is the default
+    r1 = GW.synthesis(ws, noise=NoiseSpec("random", seed=3))
+    assert torch.equal(r1, GW.synthesis(ws, noise=NoiseSpec("random", seed=3)))
+    assert _diff(r1, GW.synthesis(ws, noise=NoiseSpec("random", seed=4))) > 0.01
     assert _diff(r1, const) > 0.01
     # Strength: 0 is exactly 'none', more is further from 'none'.
-    assert torch.equal(G.synthesis(ws, noise=NoiseSpec("const", strength=0.0)), none)
-    weak = G.synthesis(ws, noise=NoiseSpec("const", strength=0.5))
-    strong = G.synthesis(ws, noise=NoiseSpec("const", strength=3.0))
+    assert torch.equal(GW.synthesis(ws, noise=NoiseSpec("const", strength=0.0)), none)
+    weak = GW.synthesis(ws, noise=NoiseSpec("const", strength=0.5))
+    strong = GW.synthesis(ws, noise=NoiseSpec("const", strength=3.0))
     assert _diff(weak, none) < _diff(strong, none)
 
 
@@ -239,21 +298,21 @@ def test_given_noise_maps_are_used(G: BuiltinGenerator) -> None:
 # ---- bends and transform -----------------------------------------------------------------
 
 
-def test_bends_change_the_picture_at_every_layer(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 1)
-    base = G.synthesis(ws)
-    for layer in G.layers:
-        bent = G.synthesis(ws, bends=[Bend(layer.name, "rotate", 45.0)])
+def test_bends_change_the_picture_at_every_layer(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 1)
+    base = GW.synthesis(ws)
+    for layer in GW.layers:
+        bent = GW.synthesis(ws, bends=[Bend(layer.name, "rotate", 45.0)])
         assert _diff(bent, base) > 0.01, layer.name
         assert bent.shape == base.shape
     # Neutral bends leave it alone.
-    assert torch.equal(G.synthesis(ws, bends=[Bend("conv32a", "multiply", 1.0)]), base)
+    assert torch.equal(GW.synthesis(ws, bends=[Bend("conv32a", "multiply", 1.0)]), base)
     # Bending a quarter of the channels is a different picture from bending all of them.
-    part = G.synthesis(ws, bends=[Bend("conv32a", "ablate", 1.0, channels=0.25)])
-    full = G.synthesis(ws, bends=[Bend("conv32a", "ablate", 1.0)])
+    part = GW.synthesis(ws, bends=[Bend("conv32a", "ablate", 1.0, channels=0.25)])
+    full = GW.synthesis(ws, bends=[Bend("conv32a", "ablate", 1.0)])
     assert min(_diff(part, base), _diff(part, full)) > 0.01
     with pytest.raises(LiveganError, match="nope"):
-        G.synthesis(ws, bends=[Bend("nope", "rotate", 1.0)])
+        GW.synthesis(ws, bends=[Bend("nope", "rotate", 1.0)])
 
 
 def test_palette_bend_acts_on_rgb(G: BuiltinGenerator) -> None:
@@ -266,20 +325,29 @@ def test_palette_bend_acts_on_rgb(G: BuiltinGenerator) -> None:
     assert torch.allclose(negative, -base, atol=1e-5)
 
 
-def test_transform_translates_and_rotates_the_picture(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 2)
-    base = G.synthesis(ws)
+def _nearly_same(a: torch.Tensor, b: torch.Tensor) -> None:
+    """Equal to float32 interpolation error, but for at most 1% of pixels a little more."""
+    d = (a - b).abs()
+    assert (d > 2e-3).float().mean() < 0.01 and d.max() < 0.05, (d.max(), (d > 2e-3).float().mean())
+
+
+def test_transform_translates_and_rotates_the_picture(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 2)
+    # The grain world's grain is the film's, fixed to the screen: move the scene without it.
+    noise = NoiseSpec("none") if GW.world == "grain" else None
+    base = GW.synthesis(ws, noise=noise)
     # 0.25 image widths = 16 px right; 0.125 = 8 px down (whole pixels at every stage here;
-    # the border pixels differ only by the final resize's edge handling).
-    right = G.synthesis(ws, transform=make_transform((0.25, 0.0)))
-    assert torch.allclose(right[..., 2:-2, 18:-2], base[..., 2:-2, 2:-18], atol=1e-3)
-    down = G.synthesis(ws, transform=make_transform((0.0, 0.125)))
-    assert torch.allclose(down[..., 10:-2, 2:-2], base[..., 2:-10, 2:-2], atol=1e-3)
-    assert _diff(right, base) > 0.1
-    turned = G.synthesis(ws, transform=make_transform(rotate_deg=90.0))
-    assert torch.allclose(turned, torch.rot90(base, 1, (2, 3)), atol=1e-3)
+    # the border pixels differ by the resizes' and edge filters' edge handling, and a
+    # strongly warped world may reach the canvas's edge, where the convs' padding shows).
+    right = GW.synthesis(ws, noise=noise, transform=make_transform((0.25, 0.0)))
+    _nearly_same(right[..., 4:-4, 20:-4], base[..., 4:-4, 4:-20])
+    down = GW.synthesis(ws, noise=noise, transform=make_transform((0.0, 0.125)))
+    _nearly_same(down[..., 12:-4, 4:-4], base[..., 4:-12, 4:-4])
+    assert _diff(right, base) > 0.05
+    turned = GW.synthesis(ws, noise=noise, transform=make_transform(rotate_deg=90.0))
+    assert torch.allclose(turned, torch.rot90(base, 1, (2, 3)), atol=2e-3)
     # Exact: the identity maps each point with products by 1 and 0 and sums with 0, all exact.
-    assert torch.equal(G.synthesis(ws, transform=make_transform()), base)
+    assert torch.equal(GW.synthesis(ws, noise=noise, transform=make_transform()), base)
 
 
 def test_transform_pans_far_with_noise_attached() -> None:
@@ -296,12 +364,12 @@ def test_transform_pans_far_with_noise_attached() -> None:
     assert 0 < _diff(nudged, far) < 0.1
 
 
-def test_per_sample_transforms(G: BuiltinGenerator) -> None:
-    ws = _ws(G, 2)
+def test_per_sample_transforms(GW: BuiltinGenerator) -> None:
+    ws = _ws(GW, 2)
     t = torch.stack([make_transform((0.25, 0.0)), make_transform(rotate_deg=90.0)])
-    both = G.synthesis(ws, transform=t)
-    assert torch.allclose(both[0], G.synthesis(ws[:1], transform=t[0])[0], atol=1e-4)
-    assert torch.allclose(both[1], G.synthesis(ws[1:], transform=t[1])[0], atol=1e-4)
+    both = GW.synthesis(ws, transform=t)
+    assert torch.allclose(both[0], GW.synthesis(ws[:1], transform=t[0])[0], atol=1e-4)
+    assert torch.allclose(both[1], GW.synthesis(ws[1:], transform=t[1])[0], atol=1e-4)
 
 
 def test_precision_stays_float32_and_output_follows_ws_dtype(G: BuiltinGenerator) -> None:

@@ -59,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
         clip = load_audio(args.audio)
         stem = args.name or Path(args.audio).stem
     clip = slice_clip(clip, args.start, args.duration)
-    from ..models.load import parse_builtin_seed  # noqa: PLC0415
+    from ..models.load import parse_builtin  # noqa: PLC0415
     from ..session import Session, SessionSpec  # noqa: PLC0415
 
     # The report only needs small frames: the embedded model renders at that size.
-    small = max(16, args.size) if parse_builtin_seed(args.model) is not None else None
+    small = max(16, args.size) if parse_builtin(args.model) is not None else None
     session = Session(SessionSpec(model=args.model, preset=args.preset, seed=args.seed, model_size=small,
                                   device="cpu", sample_rate=int(clip.sample_rate)))
     out = Path(args.output)

@@ -23,3 +23,4 @@ class GeneratorInputs:
     flash: float = 0.0  # 0..1 white flash amount for the display / encoder
     blackout: bool = False
     master: float = 1.0
+    world: str = "auto"  # the embedded model's world (``look/world``); other models have one

@@ -67,6 +67,7 @@ class Groove:
     blackout: bool = False
     master: float = 1.0
     frozen: bool = False
+    world: str = "auto"  # look/world
     clock: Clock = field(default_factory=Clock)
 
 
@@ -243,5 +244,6 @@ class Performance:
             rotate=float(snap.get("transform/rotate", 0.0)) + st.spin,
             translate=(float(snap.get("transform/translate_x", 0.0)), float(snap.get("transform/translate_y", 0.0))),
             zoom=self._param(snap, "bend/zoom", dt), bend_rotate=self._param(snap, "bend/rotate", dt),
-            flash=min(1.0, st.flash), blackout=blackout, master=self._param(snap, "show/master", dt), clock=clock,
+            flash=min(1.0, st.flash), blackout=blackout, master=self._param(snap, "show/master", dt),
+            world=str(snap.get("look/world", "auto")), clock=clock,
         )

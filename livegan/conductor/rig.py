@@ -157,7 +157,7 @@ class LatentRig:
             ws=ws.contiguous(), noise=noise, bends=tuple(bends), transform=transform, time=g.time,
             sample_pos=g.sample_pos, frame_index=g.frame_index,
             flash=min(1.0, max(g.flash, extra.flash if extra else 0.0)),
-            blackout=g.blackout, master=g.master,
+            blackout=g.blackout, master=g.master, world=g.world,
         )
 
     def _ganspace(self, ws: torch.Tensor, amounts: tuple[float, ...]) -> None:

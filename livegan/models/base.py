@@ -210,6 +210,11 @@ class Generator(nn.Module):
                 groups["fine"].append(i)
         return groups
 
+    def with_world(self, world: str) -> "Generator":
+        """This generator drawn in another world (``look/world``). Only the embedded model has
+        worlds; every other family is its own and only world."""
+        return self
+
     def describe(self) -> dict:
         """Shape facts for ``livegan info`` and the HUD."""
         return {

@@ -1,6 +1,7 @@
 """``load_generator``: one entry point from a model spec to a ready ``Generator``.
 
-Specs: ``builtin`` / ``builtin:SEED`` (the embedded seeded model), an NVIDIA
+Specs: ``builtin``, ``builtin:SEED``, ``builtin:WORLD`` or ``builtin:WORLD:SEED`` (the
+embedded seeded model, in one of its worlds), an NVIDIA
 ``.pkl`` (read with the restricted unpickler, no code from the file runs), or a
 ``.safetensors`` file written by ``livegan convert``. Every problem is a one-line
 ``LiveganError`` naming the file.
@@ -9,6 +10,7 @@ Specs: ``builtin`` / ``builtin:SEED`` (the embedded seeded model), an NVIDIA
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,20 +23,36 @@ from .loading.nvpkl import OfficialNetwork, read_network_pickle
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 BUILTIN_SIZE = 512  # the side the embedded model renders at unless told
-SPEC_HELP = "'builtin', 'builtin:SEED', an NVIDIA .pkl or a livegan .safetensors file"
+SPEC_HELP = "'builtin', 'builtin:SEED', 'builtin:WORLD[:SEED]', an NVIDIA .pkl or a livegan .safetensors file"
+
+
+@dataclass(frozen=True)
+class BuiltinSpec:
+    world: str | None  # None: the default world
+    seed: int
+
+
+def parse_builtin(spec: str) -> BuiltinSpec | None:
+    """``builtin[:WORLD][:SEED]`` -> its world and seed, or None when ``spec`` names a file."""
+    from .builtin import WORLD_NAMES  # noqa: PLC0415 - plain names, no torch model code
+
+    if spec != "builtin" and not spec.startswith("builtin:"):
+        return None
+    parts = spec.split(":")[1:]
+    world = None
+    if parts and parts[0] in WORLD_NAMES:
+        world = parts.pop(0)
+    if len(parts) > 1 or (parts and not parts[0].lstrip("-").isdigit()):
+        text = ":".join(parts)
+        raise LiveganError(f"model '{spec}': seed {text!r} is not an integer nor a world"
+                           f" (worlds: {', '.join(WORLD_NAMES)}; e.g. builtin:7 or builtin:ink:7)")
+    return BuiltinSpec(world, int(parts[0]) if parts else 0)
 
 
 def parse_builtin_seed(spec: str) -> int | None:
-    """The seed of a ``builtin[:SEED]`` spec, or None when ``spec`` names a file."""
-    if spec == "builtin":
-        return 0
-    if not spec.startswith("builtin:"):
-        return None
-    text = spec.split(":", 1)[1]
-    try:
-        return int(text)
-    except ValueError:
-        raise LiveganError(f"model '{spec}': seed {text!r} is not an integer (use builtin:SEED, e.g. builtin:7)") from None
+    """The seed of a ``builtin[:WORLD][:SEED]`` spec, or None when ``spec`` names a file."""
+    parsed = parse_builtin(spec)
+    return None if parsed is None else parsed.seed
 
 
 def read_network(path: str | Path) -> OfficialNetwork:
@@ -102,11 +120,11 @@ def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", 
     """
     dev = _device(device)
     text = os.fspath(spec)
-    seed = parse_builtin_seed(text)
-    if seed is not None:
+    builtin = parse_builtin(text)
+    if builtin is not None:
         from .builtin import BuiltinGenerator
 
-        gen: Generator = BuiltinGenerator(seed=seed, resolution=int(size or BUILTIN_SIZE))
+        gen: Generator = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=int(size or BUILTIN_SIZE))
     else:
         gen = build_network(read_network(text))
     gen = gen.eval().requires_grad_(False).to(dev)

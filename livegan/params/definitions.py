@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..models.builtin import WORLD_NAMES
 from .registry import ParamRegistry, ParamSpec
 
 
@@ -41,6 +42,9 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("noise/mode", "enum", "const", description="noise maps: const, random, none", choices=("const", "random", "none")),
     _f("noise/strength", 1.0, 0.0, 10.0, "multiplier on every layer's noise", "", 0.1),
     _f("noise/highs", 1.5, 0.0, 10.0, "hats and highs add this much noise strength", "", 0.05),
+    # The embedded model's world (its structural look); other models ignore it.
+    ParamSpec("look/world", "enum", "auto", choices=("auto", *WORLD_NAMES),
+              description="builtin model's world: auto (the one the model spec names), " + ", ".join(WORLD_NAMES)),
     # StyleGAN3 / builtin input transform.
     _f("transform/rotate", 0.0, -180.0, 180.0, "input rotation", "degrees", 0.2),
     _f("transform/translate_x", 0.0, -1.0, 1.0, "input translation x", "", 0.2),

@@ -11,11 +11,13 @@ from dataclasses import replace
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from ..conductor.inputs import GeneratorInputs
 from ..models.base import Bend, Generator, NoiseSpec, PerSample
 from .accel import AccelOptions, FastSynthesis
+from .resample import fill_resize
+
+__all__ = ["Engine", "fill_resize", "pick_device"]
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -30,7 +32,7 @@ def _batch_key(inp: GeneratorInputs) -> tuple:
     # frame's picture never depends on which batch it landed in.
     seed = inp.noise.seed if inp.noise.mode == "random" else None
     bends = tuple((b.layer, b.op, b.channels) for b in inp.bends)  # amounts may differ (PerSample)
-    return (bends, inp.noise.mode, inp.transform is None, seed)
+    return (bends, inp.noise.mode, inp.transform is None, seed, inp.world)
 
 
 def _merged_bends(group: Sequence[GeneratorInputs]) -> tuple[Bend, ...]:
@@ -47,7 +49,7 @@ class Engine:
     """Runs a generator on inputs from the conductor.
 
     ``size`` (W, H) is the output size: the square model image is scaled to cover it and
-    centre-cropped (fill), with an antialiased bicubic filter.
+    centre-cropped (fill) with the GL output scaler's filter (``resample.fill_resize``).
     """
 
     def __init__(self, generator: Generator, device: str | torch.device | None = None,
@@ -58,7 +60,20 @@ class Engine:
         self.size = size
         self.apply_show = apply_show
         # The fast path's outputs may be static graph buffers: to_uint8 copies them at once.
+        self.accel = accel
         self.fast = FastSynthesis(self.generator, accel)
+        self._worlds: dict[str, FastSynthesis] = {}
+
+    def _synthesis_for(self, world: str) -> FastSynthesis:
+        """The generator in ``world`` (the same seed and w space); ``auto``: as it was loaded."""
+        if world == "auto":
+            return self.fast
+        fast = self._worlds.get(world)
+        if fast is None:
+            gen = self.generator.with_world(world)
+            fast = self.fast if gen is self.generator else FastSynthesis(gen.to(self.device).eval(), self.accel)
+            self._worlds[world] = fast
+        return fast
 
     @torch.inference_mode()
     def synthesize(self, inputs: Sequence[GeneratorInputs]) -> torch.Tensor:
@@ -81,7 +96,8 @@ class Engine:
             transform = None
             if group[0].transform is not None:
                 transform = torch.stack([g.transform for g in group]).to(self.device)
-            img = self.fast(ws, noise=noise, bends=_merged_bends(group), transform=transform)
+            synth = self._synthesis_for(group[0].world)
+            img = synth(ws, noise=noise, bends=_merged_bends(group), transform=transform)
             for k, im in enumerate(img):
                 out[i + k] = im
             i = j
@@ -102,16 +118,3 @@ class Engine:
     def generate(self, inputs: Sequence[GeneratorInputs]) -> torch.Tensor:
         """uint8 ``[B, H, W, 3]`` frames on the engine's device."""
         return self.to_uint8(self.synthesize(inputs), inputs)
-
-
-def fill_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Scale ``x`` [B, C, h, w] to cover (W, H) keeping its aspect, then centre-crop."""
-    W, H = size
-    h, w = x.shape[-2:]
-    if (w, h) == (W, H):
-        return x
-    scale = max(W / w, H / h)
-    nw, nh = max(W, round(w * scale)), max(H, round(h * scale))
-    x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=nw < w or nh < h)
-    top, left = (nh - H) // 2, (nw - W) // 2
-    return x[..., top:top + H, left:left + W]
