@@ -30,7 +30,7 @@ def test_malformed_flood_does_not_stop_the_show(tmp_path) -> None:
                       encode_message("/livegan/nope/" + str(k), [1.0])][k % 4], ("127.0.0.1", server.port))
         s.sendto(good, ("127.0.0.1", server.port))
         s.settimeout(5.0)
-        s.sendto(encode_message("/livegan/latent/speed/get"), ("127.0.0.1", server.port))
+        s.sendto(encode_message("/livegan/get/latent/speed"), ("127.0.0.1", server.port))
         seen["reply"] = parse_message(s.recvfrom(1024)[0]).args
         s.close()
 

@@ -60,7 +60,7 @@ def query_latency(server: OscServer, n: int, pause: float = 0.0) -> dict[str, fl
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(2.0)
-    q = encode_message("/livegan/latent/speed/get")
+    q = encode_message("/livegan/get/latent/speed")
     times = []
     for _ in range(n):
         t = time.perf_counter()
