@@ -94,6 +94,7 @@ class ControlSurface:
         actions = ports.actions
         if args.midi_in or args.midi_map:
             s.midi = MidiLearn(reg, actions)
+            s.midi.on_learn = lambda b: log.info("MIDI learnt %s %d/%d -> %s", b.kind, b.channel + 1, b.number, b.param)
             if args.midi_map and Path(args.midi_map).exists():
                 s.midi.load(args.midi_map)
             actions = dataclasses.replace(actions, midi_learn=s._learn)
