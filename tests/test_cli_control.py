@@ -306,6 +306,22 @@ def test_default_port_taken_runs_without_osc_and_a_named_one_is_an_error(song) -
             taken.close()
 
 
+def test_oscquery_announce_in_a_namespace_with_only_lo(song) -> None:
+    """Zeroconf multicasts on every interface: it is only ever tried here in a namespace of its own."""
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "-n", "true"], capture_output=True) if unshare else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("network namespaces are not available here (unshare -n needs root)")
+    setup = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
+    r = subprocess.run([unshare, "-n", "sh", "-c", f'{setup} && exec "$0" "$@"', sys.executable,
+                        str(ROOT / "tests" / "zeroconf_browse.py"), str(song), str(free_port(socket.SOCK_STREAM))],
+                       cwd=ROOT / "tests", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["found"]["name"] == "livegan._oscjson._tcp.local." and got["found"]["host"] == "livegan"
+    assert len(got["found"]["speed"]) == 1 and got["exit"] == 130
+
+
 def test_hud_says_what_the_control_surface_runs() -> None:
     from livegan.audio.features import FeatureFrame
     from livegan.control.osc_validate import ActivityStats
