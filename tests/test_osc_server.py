@@ -43,7 +43,7 @@ class Client:
     def __init__(self, port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(3.0)
+        self.sock.settimeout(15.0)  # the first preset load imports torch in the server thread: slow on a busy machine
         self.target = ("127.0.0.1", port)
         self.errors: list[tuple[Any, ...]] = []  # error replies (address, reason, detail), in order
 

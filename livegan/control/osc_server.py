@@ -150,7 +150,18 @@ class OscServer:
         self._thread.start()
         return self
 
+    def child_cpu_s(self) -> float:
+        """CPU seconds of the receiver process so far (0 in thread mode, or once it has stopped)."""
+        if self._child is None or self._child.poll() is not None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self._child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
+        self.receiver_cpu_s = max(getattr(self, "receiver_cpu_s", 0.0), self.child_cpu_s())
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=2.0)

@@ -28,6 +28,7 @@ import io
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Callable, Hashable
@@ -112,6 +113,7 @@ class QueryServer:
         self.name = name
         self.clients: set[Client] = set()
         self.requests = 0
+        self.cpu_s = 0.0  # CPU time of its loop thread (benchmarks, the log at the end)
         self._port = 0
         self._lock = threading.Lock()
         self._dirty: dict[str, Any] = {}
@@ -173,6 +175,7 @@ class QueryServer:
             await self._stopped.wait()
             server.close()
             await server.wait_closed()
+            self.cpu_s = time.thread_time()
 
         try:
             loop.run_until_complete(main())
@@ -411,6 +414,7 @@ class QueryServer:
 
     def _watch_paths(self) -> None:
         """PATH_CHANGED to every client when parameters were declared or dropped (checked each second)."""
+        self.cpu_s = time.thread_time()
         version = self.dispatcher.namespace.refresh()
         if version != self._names_version:
             self._names_version = version

@@ -215,6 +215,12 @@ class ControlSurface:
                 part.stop()
             except Exception:  # stopping one part must not leave the others running
                 log.exception("control: stopping %s", type(part).__name__)
+        cpu = {name: part.cpu_s for name, part in (("feedback", self.pump), ("oscquery", self.query), ("osc", self.osc))
+               if part is not None}
+        if cpu:  # what the surface cost the show (tools/bench_osc.py --surface reads this line)
+            receiver = getattr(self.osc, "receiver_cpu_s", 0.0) if self.osc is not None else 0.0
+            log.info("control surface CPU: %s s; OSC receiver process %.2f s",
+                     ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()), receiver)
 
     def status(self) -> ControlStatus:
         """For the HUD: what listens where, who is connected, what failed."""
