@@ -25,7 +25,7 @@ from cli_live import LIVEGAN, Controller, LiveShow, free_port, wait_for
 from live_helpers import click_track
 
 from livegan.control.osc_namespace import namespace_specs
-from livegan.control.osc_packet import encode_message, parse_message
+from livegan.control.osc_packet import encode_message, parse_message, parse_packet
 from livegan.session.session import session_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,8 +154,7 @@ def test_websocket_listen_delivers_changes_and_reseed_moves_the_seed(show) -> No
         seen: dict[str, tuple] = {}
         end = time.monotonic() + 10
         while len(seen) < 3 and time.monotonic() < end:
-            m = parse_message(ws.recv(timeout=5))
-            seen[m.address] = m.args
+            seen.update((tm.message.address, tm.message.args) for tm in parse_packet(ws.recv(timeout=5)))
         assert seen["/livegan/latent/seed"] == (seed + 1,)
         assert seen["/livegan/truncation/psi"] == (pytest.approx(1.25),)
         assert len(seen["/livegan/out/bands"]) == 4
@@ -166,16 +165,16 @@ def test_websocket_listen_delivers_changes_and_reseed_moves_the_seed(show) -> No
         end = time.monotonic() + 1.5
         while time.monotonic() < end:
             try:
-                later.append(parse_message(ws.recv(timeout=0.3)).address)
+                later += [tm.message.address for tm in parse_packet(ws.recv(timeout=0.3))]
             except TimeoutError:
                 pass
         assert "/livegan/truncation/psi" in later
         assert "/livegan/out/bands" not in later[later.index("/livegan/truncation/psi"):]
         ws.send(encode_message("/livegan/nope", [1.0]))
-        err = parse_message(ws.recv(timeout=5))
-        while err.address != "/livegan/error":
-            err = parse_message(ws.recv(timeout=5))
-        assert err.args[:2] == ("/livegan/nope", "unknown_address")
+        errors: list[tuple] = []
+        while not errors:
+            errors = [tm.message.args for tm in parse_packet(ws.recv(timeout=5)) if tm.message.address == "/livegan/error"]
+        assert errors[0][:2] == ("/livegan/nope", "unknown_address")
     assert ctl.ask("/livegan/truncation/psi") == (0.5,)
 
 

@@ -9,7 +9,8 @@ serves the web remote, ``/preview.png`` the picture's thumbnail.
 On the WebSocket (OSCQuery's optional bi-directional part): text messages
 ``{"COMMAND": "LISTEN"|"IGNORE", "DATA": "/address"}`` start and stop the stream of an
 address's values (parameter changes, coalesced every ``FLUSH_S``; feature outputs at the
-feedback rate), sent as binary OSC packets; binary OSC packets from the client are
+feedback rate), sent as binary OSC packets (what one flush has for a client goes as one bundle:
+one WebSocket frame, not one per address); binary OSC packets from the client are
 applied like UDP OSC (same dispatcher; errors come back as ``/livegan/error``).
 ``PATH_CHANGED`` is sent when parameters come or go.
 
@@ -44,7 +45,7 @@ from ..params.registry import ParamChange, ParamRegistry
 from .feature_out import OUT_PREFIX, OUTPUT_BY_ADDRESS
 from .osc_dispatch import Dispatcher
 from .osc_namespace import has_norm, norm_address
-from .osc_packet import OscParseError, encode_message, parse_packet
+from .osc_packet import OscParseError, encode_bundle, encode_message, parse_packet
 from .osc_validate import MALFORMED, NOT_ALLOWED
 from .oscquery import attribute, build_tree, find_node, host_info
 from .triggers import ControlActions
@@ -357,6 +358,11 @@ class QueryServer:
 
         asyncio.ensure_future(send())
 
+    def _push_all(self, client: Client, messages: list[bytes]) -> None:
+        """Several messages as one OSC bundle (one WebSocket frame), one as itself."""
+        if messages:
+            self._push(client, messages[0] if len(messages) == 1 else encode_bundle(messages))
+
     # ---- streaming (registry and feedback threads hand over to the loop) ---------------
     def _on_change(self, change: ParamChange) -> None:
         if not self.clients or self._loop is None:
@@ -383,8 +389,7 @@ class QueryServer:
             if has_norm(spec):
                 msgs[norm_address(spec)] = encode_message(norm_address(spec), (float(spec.normalise(value)),))
         for client in list(self.clients):
-            for address in client.listen.intersection(msgs):
-                self._push(client, msgs[address])
+            self._push_all(client, [msgs[a] for a in client.listen.intersection(msgs)])
 
     def feature_sink(self, msgs: list[tuple[str, tuple[Any, ...]]]) -> None:
         """The feedback pump's sink (its thread): the newest levels and every event, for listeners."""
@@ -403,14 +408,9 @@ class QueryServer:
         with self._lock:
             levels = [m for m in self._features if not OUTPUT_BY_ADDRESS[m[0]].event]
             events, self._events, self._features_due = self._events, [], False
-        encoded: dict[str, bytes] = {}
+        encoded = [(address, encode_message(address, args)) for address, args in (*levels, *events)]
         for client in list(self.clients):
-            for address, args in (*levels, *events):
-                if address in client.listen:
-                    data = encoded.get(address) if not OUTPUT_BY_ADDRESS[address].event else None
-                    if data is None:
-                        data = encoded[address] = encode_message(address, args)
-                    self._push(client, data)
+            self._push_all(client, [data for address, data in encoded if address in client.listen])
 
     def _watch_paths(self) -> None:
         """PATH_CHANGED to every client when parameters were declared or dropped (checked each second)."""

@@ -127,8 +127,15 @@ function osc(address, args) {{
 }}
 function readStr(v, pos) {{ let end = pos; while (v.getUint8(end)) end++;
   return [dec.decode(new Uint8Array(v.buffer, v.byteOffset + pos, end - pos)), (end + 4) & ~3]; }}
-function parse(buf) {{
-  const v = new DataView(buf); let [address, pos] = readStr(v, 0); let tags; [tags, pos] = readStr(v, pos);
+function parse(v, out) {{
+  let [address, pos] = readStr(v, 0);
+  if (address === "#bundle") {{
+    for (pos = 16; pos < v.byteLength; ) {{
+      const size = v.getInt32(pos); parse(new DataView(v.buffer, v.byteOffset + pos + 4, size), out); pos += 4 + size;
+    }}
+    return out;
+  }}
+  let tags; [tags, pos] = readStr(v, pos);
   const args = [];
   for (const t of tags.slice(1)) {{
     if (t === "f") {{ args.push(v.getFloat32(pos)); pos += 4; }}
@@ -136,7 +143,8 @@ function parse(buf) {{
     else if (t === "s") {{ let s; [s, pos] = readStr(v, pos); args.push(s); }}
     else if (t === "T") args.push(true); else if (t === "F") args.push(false); else args.push(null);
   }}
-  return [address, args];
+  out.push([address, args]);
+  return out;
 }}
 const handlers = {{}};
 function on(address, fn) {{ (handlers[address] = handlers[address] || []).push(fn); }}
@@ -182,7 +190,8 @@ function connect() {{
   }};
   ws.onmessage = ev => {{
     if (typeof ev.data === "string") {{ if (JSON.parse(ev.data).COMMAND === "PATH_CHANGED") location.reload(); return; }}
-    const [address, args] = parse(ev.data); (handlers[address] || []).forEach(fn => fn(args));
+    for (const [address, args] of parse(new DataView(ev.data), []))
+      (handlers[address] || []).forEach(fn => fn(args));
   }};
   ws.onclose = () => {{ status.textContent = "reconnecting"; setTimeout(connect, 1000); }};
 }}
