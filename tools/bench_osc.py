@@ -254,7 +254,7 @@ REMOTE = textwrap.dedent("""
         counts["sent"] += 1; i += 1
         if now >= next_preview:
             try:
-                urllib.request.urlopen(base + "preview.png", timeout=5).read(); counts["previews"] += 1
+                urllib.request.urlopen(base + "preview.jpg", timeout=5).read(); counts["previews"] += 1
             except urllib.error.HTTPError:
                 pass  # no picture yet
             except OSError:

@@ -4,7 +4,7 @@ The ``websockets`` library runs both on one asyncio loop in a thread of its own:
 with ``Upgrade: websocket`` becomes a WebSocket; any other request is answered here
 (``GET``/``HEAD`` of a node or ``?ATTRIBUTE``, ``?HOST_INFO``, ``OPTIONS`` with CORS; one
 request per connection). ``GET /`` for a browser (``Accept: text/html``, or ``?HTML``)
-serves the web remote, ``/preview.png`` the picture's thumbnail.
+serves the web remote, ``/preview.jpg`` the picture's thumbnail.
 
 On the WebSocket (OSCQuery's optional bi-directional part): text messages
 ``{"COMMAND": "LISTEN"|"IGNORE", "DATA": "/address"}`` start and stop the stream of an
@@ -252,13 +252,13 @@ class QueryServer:
         path, raw_query = unquote(parts.path), unquote(parts.query)
         query = parse_qs(parts.query)
         attr = raw_query if raw_query and "=" not in raw_query else ""
-        if path == "/preview.png":
+        if path == "/preview.jpg":
             if not self._token_ok(request, query):
                 return self._unauthorised(head)
-            png = self.preview()
-            if png is None:
+            picture = self.preview()
+            if picture is None:
                 return _response(404, b"no picture yet\n", "text/plain; charset=utf-8", head)
-            return _response(200, png, "image/png", head, (("Cache-Control", "no-store"),))
+            return _response(200, picture, "image/jpeg", head, (("Cache-Control", "no-store"),))
         wants_html = attr == "HTML" or (path == "/" and not attr and "text/html" in request.headers.get("Accept", ""))
         if wants_html:
             if not self._token_ok(request, query):
@@ -429,10 +429,10 @@ class QueryServer:
                 "requests": self.requests}
 
 
-def png_bytes(thumb: Any) -> bytes:
-    """An RGB uint8 array as PNG (Pillow)."""
+def jpeg_bytes(thumb: Any) -> bytes:
+    """An RGB uint8 array as JPEG (Pillow): a preview, encoded in a tenth of a millisecond (PNG: ~5 ms)."""
     from PIL import Image  # noqa: PLC0415
 
     buf = io.BytesIO()
-    Image.fromarray(thumb).save(buf, format="PNG")
+    Image.fromarray(thumb).save(buf, format="JPEG", quality=80)
     return buf.getvalue()

@@ -33,7 +33,7 @@ from .osc_out import OscOut, OscTarget
 from .osc_server import OscServer, PortTaken
 from .osc_validate import ActivityStats, parse_allow
 from .preset_watch import PresetWatcher
-from .query_server import QueryServer, png_bytes
+from .query_server import QueryServer, jpeg_bytes
 from .triggers import ControlActions
 
 log = logging.getLogger("livegan.control")
@@ -109,7 +109,7 @@ class ControlSurface:
             if args.http_host != "127.0.0.1":
                 s.token = secrets.token_urlsafe(8)
             s.query = QueryServer(reg, actions, args.http_host, args.oscquery_port, osc=s._osc_address,
-                                  token=s.token, preview=s._preview_png, presets=ports.presets)
+                                  token=s.token, preview=s._preview_jpeg, presets=ports.presets)
         listening = s.out is not None or s.query is not None
         s.pump = FeedbackPump(FeatureReader(reg, ports.features, ports.clocks, ports.audio_now),
                               args.osc_out_rate if listening else QUIET_RATE_HZ)
@@ -137,13 +137,13 @@ class ControlSurface:
             return None, None
         return self.osc.host, self.osc.port
 
-    def _preview_png(self) -> bytes | None:
+    def _preview_jpeg(self) -> bytes | None:
         if self.ports.previews is None:
             return None
         thumb, version = self.ports.previews.peek()
         with self._lock:
             if version != self._preview_cache[0]:
-                self._preview_cache = (version, png_bytes(thumb) if thumb is not None else None)
+                self._preview_cache = (version, jpeg_bytes(thumb) if thumb is not None else None)
             return self._preview_cache[1]
 
     def _preset_error(self, message: str) -> None:

@@ -200,7 +200,7 @@ const preview = document.getElementById("preview");
 let loading = false;
 setInterval(() => {{ if (loading) return; loading = true; const img = new Image();
   img.onload = () => {{ preview.src = img.src; loading = false; }}; img.onerror = () => {{ loading = false; }};
-  img.src = "/preview.png?t=" + Date.now(); }}, 500);
+  img.src = "/preview.jpg?t=" + Date.now(); }}, 500);
 </script>
 </body></html>
 """
