@@ -19,11 +19,17 @@ demo: $(STAMP)
 	$(BIN)/livegan render --demo -o out/demo.mp4
 	@echo "demo video: $(CURDIR)/out/demo.mp4"
 
-# System parts the tests drive for real: PortAudio + JACK (audio), Xvfb (a real window), Mesa EGL.
+# System parts the tests drive for real: PortAudio + JACK (audio), Xvfb (a real window), Mesa EGL,
+# chromium + chromedriver (the web remote), Node and npm (an OSCQuery client from npm, tests/js).
 sysdeps:
 	@command -v jackd >/dev/null && command -v Xvfb >/dev/null && ldconfig -p | grep -q libportaudio.so.2 \
+	  && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      libportaudio2 jackd2 libjack-jackd2-dev xvfb x11-apps imagemagick libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 >/dev/null)
+	      libportaudio2 jackd2 libjack-jackd2-dev xvfb x11-apps imagemagick libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 \
+	      chromium chromium-driver >/dev/null)
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null)
+	cd tests/js && (test -d node_modules/oscquery || npm ci --no-audit --no-fund --loglevel=error)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

@@ -22,6 +22,17 @@ def port_number(text: str) -> int:
     return port
 
 
+def listen_port(text: str) -> int:
+    """A port to listen on, 0 for any free one (the server says which it got)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 for any free one, or 1 to 65535)")
+    return port
+
+
 def host_address(text: str) -> str:
     """An IP address, or a host name this machine resolves (e.g. localhost)."""
     try:

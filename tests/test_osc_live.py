@@ -30,8 +30,11 @@ def test_malformed_flood_does_not_stop_the_show(tmp_path) -> None:
                       encode_message("/livegan/nope/" + str(k), [1.0])][k % 4], ("127.0.0.1", server.port))
         s.sendto(good, ("127.0.0.1", server.port))
         s.settimeout(5.0)
-        s.sendto(encode_message("/livegan/latent/speed/get"), ("127.0.0.1", server.port))
-        seen["reply"] = parse_message(s.recvfrom(1024)[0]).args
+        s.sendto(encode_message("/livegan/get/latent/speed"), ("127.0.0.1", server.port))
+        errors = 0
+        while (m := parse_message(s.recvfrom(1024)[0])).address == "/livegan/error":
+            errors += 1  # the refusals' replies (at most 50 a second to one sender) come first
+        seen["reply"], seen["error_replies"] = m.args, errors
         s.close()
 
     def on_frame(app: LiveApp, n: int) -> None:
@@ -56,3 +59,4 @@ def test_malformed_flood_does_not_stop_the_show(tmp_path) -> None:
     assert seen.get("reply") == (2.5,) and reg.get("latent/speed") == 2.5
     assert app.frames_drawn == seen["replied_at"] + 20  # frames kept coming through and after the flood
     assert alive and stats.errors["malformed"] >= 290 and stats.errors["unknown_address"] >= 140
+    assert 1 <= seen["error_replies"] <= 450  # answered, within the per-sender budget

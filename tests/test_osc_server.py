@@ -43,21 +43,24 @@ class Client:
     def __init__(self, port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(3.0)
+        self.sock.settimeout(15.0)  # the first preset load imports torch in the server thread: slow on a busy machine
         self.target = ("127.0.0.1", port)
+        self.errors: list[tuple[Any, ...]] = []  # error replies (address, reason, detail), in order
 
     def send(self, data: bytes) -> None:
         self.sock.sendto(data, self.target)
 
     def query(self, address: str) -> tuple[str, tuple[Any, ...]]:
         self.send(msg(address))
-        data, _ = self.sock.recvfrom(65536)
-        m = parse_message(data)
-        return m.address, m.args
+        while True:
+            m = parse_message(self.sock.recvfrom(65536)[0])
+            if m.address != "/livegan/error":
+                return m.address, m.args
+            self.errors.append(m.args)
 
     def sync(self) -> None:
         """Wait until the server has handled everything sent so far (it answers in order)."""
-        self.query("/livegan/latent/speed/get")
+        self.query("/livegan/get/latent/speed")
 
 
 @pytest.fixture(params=[False, True], ids=["thread", "process"])
@@ -74,8 +77,8 @@ def rig(request):
 def test_set_norm_nudge_and_range(rig) -> None:
     reg, server, c = rig
     c.send(msg("/livegan/latent/speed", 1.5))
-    c.send(msg("/livegan/truncation/psi/norm", 0.5))  # range -1..2 -> 0.5
-    c.send(msg("/livegan/noise/strength/nudge", 2.0))  # 1 -> 3
+    c.send(msg("/livegan/norm/truncation/psi", 0.5))  # range -1..2 -> 0.5
+    c.send(msg("/livegan/nudge/noise/strength", 2.0))  # 1 -> 3
     c.send(msg("/livegan/latent/keyframes", 12))
     c.sync()
     assert reg.get("latent/speed") == pytest.approx(1.5)
@@ -84,11 +87,11 @@ def test_set_norm_nudge_and_range(rig) -> None:
     assert reg.get("latent/keyframes") == 12
     before = server.stats().error_total
     c.send(msg("/livegan/latent/speed", 99.0))  # out of range
-    c.send(msg("/livegan/latent/speed/norm", 1.5))  # out of 0..1
+    c.send(msg("/livegan/norm/latent/speed", 1.5))  # out of 0..1
     c.send(msg("/livegan/latent/speed", "fast"))  # wrong type
     c.send(msg("/livegan/latent/speed", 1.0, 2.0))  # wrong count
     c.send(msg("/livegan/latent/keyframes", 2.5))  # not an integer
-    c.send(msg("/livegan/noise/strength/nudge", 1e9))  # nudges clamp to the range
+    c.send(msg("/livegan/nudge/noise/strength", 1e9))  # nudges clamp to the range
     c.sync()
     assert reg.get("latent/speed") == pytest.approx(1.5)
     assert reg.get("latent/keyframes") == 12
@@ -96,6 +99,27 @@ def test_set_norm_nudge_and_range(rig) -> None:
     stats = server.stats()
     assert stats.error_total - before == 5
     assert stats.errors["out_of_range"] >= 3 and stats.errors["bad_arguments"] >= 2
+    # One error reply per refused message, in order, naming the address and the reason.
+    assert [(a, r) for a, r, _ in c.errors] == [
+        ("/livegan/latent/speed", "out_of_range"), ("/livegan/norm/latent/speed", "out_of_range"),
+        ("/livegan/latent/speed", "bad_arguments"), ("/livegan/latent/speed", "bad_arguments"),
+        ("/livegan/latent/keyframes", "out_of_range")]
+    assert "99.0" in c.errors[0][2]
+
+
+def test_read_only_parameters_and_outputs_refuse_writes(rig) -> None:
+    reg, server, c = rig
+    reg.publish("clock/bpm", 128.0)
+    c.send(msg("/livegan/clock/bpm", 90.0))
+    c.send(msg("/livegan/out/rms", 0.5))
+    c.send(msg("/livegan/nope", 1.0))
+    assert c.query("/livegan/get/clock/bpm") == ("/livegan/clock/bpm", (128.0,))
+    assert [(a, r) for a, r, _ in c.errors] == [("/livegan/clock/bpm", "read_only"), ("/livegan/out/rms", "read_only"),
+                                                ("/livegan/nope", "unknown_address")]
+    assert server.stats().errors == {"read_only": 2, "unknown_address": 1}
+    c.send(msg("/livegan/norm/clock/bpm", 0.5))  # a read-only parameter has no 0..1 form
+    c.sync()
+    assert c.errors[-1][:2] == ("/livegan/norm/clock/bpm", "unknown_address") and reg.get("clock/bpm") == 128.0
 
 
 def test_bool_enum_toggle(rig) -> None:
@@ -104,9 +128,9 @@ def test_bool_enum_toggle(rig) -> None:
     c.send(msg("/livegan/noise/mode", "random"))
     c.sync()
     assert reg.get("show/blackout") is True and reg.get("noise/mode") == "random"
-    c.send(msg("/livegan/show/blackout/toggle", 1.0))
-    c.send(msg("/livegan/show/blackout/toggle", 0.0))  # a button's release does nothing
-    c.send(msg("/livegan/noise/mode/norm", 1.0))
+    c.send(msg("/livegan/toggle/show/blackout", 1.0))
+    c.send(msg("/livegan/toggle/show/blackout", 0.0))  # a button's release does nothing
+    c.send(msg("/livegan/norm/noise/mode", 1.0))
     c.sync()
     assert reg.get("show/blackout") is False and reg.get("noise/mode") == "none"
     c.send(msg("/livegan/noise/mode", "sparkly"))
@@ -119,18 +143,18 @@ def test_query_replies_to_sender_and_reply_port() -> None:
     reg.set("latent/speed", 0.75)
     with OscServer(reg, port=0) as server:
         c = Client(server.port)
-        assert c.query("/livegan/latent/speed/get") == ("/livegan/latent/speed", (0.75,))
-        addr, (x,) = c.query("/livegan/truncation/psi/norm/get")
-        assert addr == "/livegan/truncation/psi/norm" and x == pytest.approx((0.8 + 1) / 3, abs=1e-6)
-        assert c.query("/livegan/noise/mode/get") == ("/livegan/noise/mode", ("const",))
-        assert c.query("/livegan/show/freeze/get") == ("/livegan/show/freeze", (False,))
+        assert c.query("/livegan/get/latent/speed") == ("/livegan/latent/speed", (0.75,))
+        addr, (x,) = c.query("/livegan/get/norm/truncation/psi")
+        assert addr == "/livegan/norm/truncation/psi" and x == pytest.approx((0.8 + 1) / 3, abs=1e-6)
+        assert c.query("/livegan/get/noise/mode") == ("/livegan/noise/mode", ("const",))
+        assert c.query("/livegan/get/show/freeze") == ("/livegan/show/freeze", (False,))
         c.sock.close()
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", 0))
     listener.settimeout(3.0)
     with OscServer(reg, port=0, reply_port=listener.getsockname()[1]) as server:
         c = Client(server.port)
-        c.send(msg("/livegan/latent/{speed,motion}/get"))
+        c.send(msg("/livegan/get/latent/{speed,motion}"))
         got = {parse_message(listener.recvfrom(1024)[0]).address for _ in range(2)}
         assert got == {"/livegan/latent/speed", "/livegan/latent/motion"}
         c.sock.close()
@@ -318,21 +342,21 @@ def test_receiver_coalesces_only_sure_sets() -> None:
     sorter.table = Namespace(make_registry()).table()
     sender = ("127.0.0.1", 5)
     for x in (0.1, 0.2, 0.3):
-        sorter.add_datagram(msg("/livegan/latent/speed/norm", x), sender)
+        sorter.add_datagram(msg("/livegan/norm/latent/speed", x), sender)
     sorter.add_datagram(msg("/livegan/latent/speed", 1.0), sender)
     sorter.add_datagram(msg("/livegan/latent/speed", 2.0), sender)
     sorter.add_datagram(msg("/livegan/latent/speed", 99.0), sender)  # out of range: kept, the parent refuses it
     sorter.add_datagram(msg("/livegan/fx/flash", 1.0), sender)  # a trigger: kept, and a barrier
     sorter.add_datagram(msg("/livegan/fx/flash", 0.0), sender)
-    sorter.add_datagram(msg("/livegan/latent/speed/norm", 0.4), sender)
+    sorter.add_datagram(msg("/livegan/norm/latent/speed", 0.4), sender)
     sorter.add_datagram(msg("/livegan/nope", 1), sender)
     sorter.add_datagram(msg("/livegan/nope", 2), sender)
     sorter.add_datagram(b"junk", sender)
     b = sorter.take()
     got = [(tm.message.address, tm.message.args) for tm, _ in b["msgs"]]
-    assert got == [("/livegan/latent/speed/norm", (0.3,)), ("/livegan/latent/speed", (2.0,)),
+    assert got == [("/livegan/norm/latent/speed", (0.3,)), ("/livegan/latent/speed", (2.0,)),
                    ("/livegan/latent/speed", (99.0,)), ("/livegan/fx/flash", (1.0,)), ("/livegan/fx/flash", (0.0,)),
-                   ("/livegan/latent/speed/norm", (0.4,))]
+                   ("/livegan/norm/latent/speed", (0.4,))]
     assert b["coalesced"] == 3 and b["received"] == 12 and b["malformed"] == 1
     assert b["unknown"]["/livegan/nope"][0] == 2
 
@@ -342,11 +366,11 @@ def test_isolated_receiver_under_a_burst() -> None:
     with OscServer(reg, port=0, isolate=True) as server:
         c = Client(server.port)
         for i in range(2000):
-            c.send(msg("/livegan/truncation/psi/norm", (i % 100) / 100))
+            c.send(msg("/livegan/norm/truncation/psi", (i % 100) / 100))
             c.send(msg("/livegan/latent/speed", (i % 40) / 10))
             if i % 250 == 249:
                 c.sync()  # bursts of 500, well inside the socket's buffer
-        c.send(msg("/livegan/truncation/psi/norm", 1.0))
+        c.send(msg("/livegan/norm/truncation/psi", 1.0))
         c.sync()
         assert reg.get("truncation/psi") == 2.0 and reg.get("latent/speed") == pytest.approx(3.9)
         stats = wait_for(lambda: (s := server.stats()).applied == s.received and s)  # the last reply's count

@@ -77,10 +77,10 @@ def test_record_then_replay_is_identical(tmp_path) -> None:
     def controller() -> None:
         """Sends a burst of OSC each time the live loop says it moved on."""
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        script = [("/livegan/latent/speed", [1.5]), ("/livegan/truncation/psi/norm", [0.9]),
+        script = [("/livegan/latent/speed", [1.5]), ("/livegan/norm/truncation/psi", [0.9]),
                   ("/livegan/latent/reseed", []), ("/livegan/fx/flash", [1.0]),
                   ("/livegan/noise/mode", ["random"]), ("/livegan/transform/spin", [40.0]),
-                  ("/livegan/latent/motion/nudge", [0.7]), ("/livegan/latent/next", []),
+                  ("/livegan/nudge/latent/motion", [0.7]), ("/livegan/latent/next", []),
                   ("/livegan/show/master", [0.5]), ("/livegan/bend/zoom", [0.8])]
         for address, args in script:
             progress.wait(5)

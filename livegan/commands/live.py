@@ -8,10 +8,15 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from ..argtypes import host_address, port_number
 from ..errors import LiveganError
-from ..threads import ENV, threads_arg
+from .live_options import add_options
+
+if TYPE_CHECKING:
+    from ..control.surface import ShowPorts
+
+PREVIEW_HZ = 2.0  # thumbnails a second for the web remote's preview
 
 
 def _stop_on_sigint(app):
@@ -26,49 +31,22 @@ def _stop_on_sigint(app):
     return handler
 
 
-def _window(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--window {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not (16 <= w <= 16384 and 16 <= h <= 16384):
-        raise argparse.ArgumentTypeError(f"--window {text!r}: sides must be 16..16384")
-    return w, h
-
-
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("live", help="play live: audio in, pictures out (window or headless)",
                               description="Run livegan live. Keys: F fullscreen, H HUD, Left/Right preset, "
                                           "R reseed, Space freeze, B blackout, Esc quit.")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--audio-device", metavar="NAME|INDEX", help="audio input (see `livegan devices`)")
-    src.add_argument("--file", metavar="SONG", help="play a song to the output device and follow it")
-    p.add_argument("--no-playback", action="store_true", help="with --file: do not play it, run on the file's clock")
-    p.add_argument("--output-device", metavar="NAME|INDEX", help="with --file: where to play it")
-    p.add_argument("--model", default="builtin", help="builtin, builtin:SEED, a .pkl or .safetensors file")
-    p.add_argument("--preset", default=None, help="preset name or .toml file")
-    p.add_argument("--size", type=int, default=512, help="model picture size in pixels (default 512)")
-    p.add_argument("--window", type=_window, default=None, metavar="WxH",
-                   help="output size (default 1280x720; headless: the model size)")
-    p.add_argument("--monitor", type=int, default=0, help="monitor index for the window")
-    p.add_argument("--fullscreen", action="store_true")
-    p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
-    p.add_argument("--fps", type=float, default=60.0, help="headless display rate (a window follows its monitor)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
-    p.add_argument("--stats-json", metavar="FILE", help="write fps, frame time and latency figures here")
-    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
-    p.add_argument("--threads", type=threads_arg, default=None,
-                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
-    p.add_argument("--sample-rate", type=int, default=48000, help="capture rate for --audio-device")
-    p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
-    p.add_argument("--no-hud", action="store_true", help="start with the HUD hidden")
-    p.add_argument("--seed", type=int, default=None, help="latent seed (default: the preset's, else 0)")
-    p.add_argument("--osc-port", type=port_number, default=None, help="also listen for OSC on --osc-host:PORT")
-    p.add_argument("--osc-host", type=host_address, default="127.0.0.1",
-                   help="OSC bind address (default 127.0.0.1)")
-    p.add_argument("--record", metavar="SET", default=None,
-                   help="record the input audio and every parameter change into the folder SET "
-                        "(re-render it with `livegan render --replay SET`)")
+    add_options(p)  # the one table of options (live_options.py), grouped as --help shows them
+
+
+def show_ports(app) -> "ShowPorts":
+    """What the control surface reads and drives, from the show's public parts."""
+    from ..conductor.preset import list_presets  # noqa: PLC0415
+    from ..control.surface import ShowPorts  # noqa: PLC0415
+
+    return ShowPorts(registry=app.registry, actions=app.control_actions(), features=app.feedback, clocks=app.clocks,
+                     audio_now=app.audio_now, previews=app.previews,
+                     apply_preset=lambda preset: app.session.apply_preset(preset, source="preset-reload"),
+                     preset=app.cfg.preset, presets=list_presets)
 
 
 def live_config(args: argparse.Namespace):
@@ -80,10 +58,12 @@ def live_config(args: argparse.Namespace):
                       preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
                       duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
                       device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
-                      seed=args.seed, hud=not args.no_hud, record=args.record)
+                      seed=args.seed, hud=not args.no_hud, record=args.record,
+                      preview_hz=PREVIEW_HZ if args.oscquery_port is not None else 0.0)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..control.surface import ControlSurface  # noqa: PLC0415
     from ..live.app import LiveApp  # noqa: PLC0415
     from ..oom import limit_malloc_arenas  # noqa: PLC0415
 
@@ -99,22 +79,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_input_device(args.audio_device)  # a typo is exit 2 at start, not a show on silence
     cfg = live_config(args)
-    osc = None
     app = LiveApp(cfg)  # builds the session: a bad preset or model fails here, before any window
-    registry = app.registry
-    if args.osc_port is not None:
-        from ..control.osc_server import OscServer  # noqa: PLC0415
-
-        osc = OscServer(registry, host=args.osc_host, port=args.osc_port, actions=app.control_actions(),
-                        isolate=True).start()  # parsing off the show's GIL
-        app.osc_activity = osc.stats
+    surface = ControlSurface.build(args, show_ports(app)).start()  # a port asked for and taken fails here
+    app.osc_activity = surface.status  # the HUD's control lines
     prev = signal.signal(signal.SIGINT, _stop_on_sigint(app))
     try:
         result = app.run()
     finally:
         signal.signal(signal.SIGINT, prev)
-        if osc is not None:
-            osc.stop()
+        surface.stop()
     if not app.interrupted:
         print(json.dumps({k: result[k] for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "latency_ms_p50",
                                                   "latency_ms_p99", "model_fps", "audio_state")}))

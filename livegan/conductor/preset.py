@@ -168,6 +168,8 @@ def parse_preset(text: str, path: Path | str = "<preset>", registry: ParamRegist
                 continue  # shader uniforms are declared when the shader loads
             loc = _at(where, _line_of(text, name) or _top_line(text, "params"))
             try:
+                if registry.spec(name).readonly:
+                    raise PresetError(f"{loc}: {name} is read-only (livegan sets it): a preset cannot")
                 params[name] = registry.spec(name).coerce(value)
             except ParamError as exc:
                 raise PresetError(f"{loc}: {exc}") from None
@@ -234,7 +236,7 @@ def preset_values(registry: ParamRegistry, preset: Preset, keep: Iterable[str] =
     checked = {k: registry.spec(k).coerce(v) for k, v in given.items()}  # raises before anything changes
     keep = set(keep)
     defaults = {s.name: s.default for s in registry.specs()
-                if s.type != "trigger" and s.name not in keep and s.name not in checked}
+                if s.type != "trigger" and not s.readonly and s.name not in keep and s.name not in checked}
     return {**defaults, **checked}
 
 

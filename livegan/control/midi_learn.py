@@ -139,6 +139,8 @@ class MidiLearn:
     def _check_target(self, name: str) -> None:
         if name not in self.registry and name not in ACTION_NAMES:
             raise LiveganError(f"MIDI learn: unknown parameter {name!r}")
+        if name in self.registry and self.registry.spec(name).readonly:
+            raise LiveganError(f"MIDI learn: {name} is read-only")
 
     def arm(self, param: str, **options: Any) -> None:
         """Bind the next control that moves to ``param`` (options: mode, takeover, step, arg)."""

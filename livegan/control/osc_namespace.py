@@ -1,21 +1,28 @@
 """The OSC address space, generated from the parameter registry.
 
-For a parameter ``latent/speed`` (address ``/livegan/latent/speed``):
+Every address is either a method or a container, never both (OSC 1.0, OSCQuery): the
+forms of a parameter live in their own branches, not below the parameter. For
+``latent/speed``:
 
-- ``/livegan/latent/speed f``        set in native units (range-checked)
-- ``/livegan/latent/speed/norm f``   set from 0..1 (numbers, bools and enums)
-- ``/livegan/latent/speed/nudge f``  add to the value, clamped (numbers only)
-- ``/livegan/latent/speed/get``      reply ``/livegan/latent/speed <value>``
-- ``/livegan/latent/speed/norm/get`` reply ``/livegan/latent/speed/norm <0..1>``
-- ``/livegan/show/freeze/toggle``    flip a bool
-- triggers (``/livegan/latent/reseed``) fire; actions (``/livegan/preset/load``) call the app.
+- ``/livegan/latent/speed f``            set in native units (range-checked)
+- ``/livegan/norm/latent/speed f``       set from 0..1 (numbers, bools and enums)
+- ``/livegan/nudge/latent/speed f``      add to the value, clamped (numbers only)
+- ``/livegan/toggle/show/freeze``        flip a bool
+- ``/livegan/get/latent/speed``          reply ``/livegan/latent/speed <value>``
+- ``/livegan/get/norm/latent/speed``     reply ``/livegan/norm/latent/speed <0..1>``
+- triggers (``/livegan/latent/reseed``) fire; actions (``/livegan/preset/load``) call the app;
+- read-only parameters (``/livegan/clock/bpm``) and the feature outputs (``/livegan/out/...``)
+  can be read (``/get``, OSCQuery, OSC out), and a message sent to them is refused.
 
-Incoming addresses may be OSC patterns (``*``, ``?``, ``[a-z]``, ``[!x]``, ``{a,b}``).
+A parameter whose first name part is one of those branches (``norm``, ``get`` ...) is not
+reachable over OSC. Incoming addresses may be OSC patterns (``*``, ``?``, ``[a-z]``,
+``[!x]``, ``{a,b}``).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 import time
@@ -23,44 +30,88 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ..params.registry import ParamRegistry, ParamSpec
+from .feature_out import FEATURE_OUTPUTS
 from .triggers import ACTION_NAMES, ACTION_SPECS
+
+log = logging.getLogger("livegan.osc")
 
 PREFIX = "/livegan/"
 MAX_PATTERN = 512
+FORMS = ("norm", "nudge", "toggle", "get")  # the branches holding a parameter's other forms
+RESERVED = (*FORMS, "out", "error")  # first name parts a parameter cannot use
+ERROR_ADDRESS = "/livegan/error"  # replies to refused messages: s address, s reason, s detail
+_BAD_CHARS = frozenset(" #*,?[]{}")
 
 
 @dataclass(frozen=True)
 class Endpoint:
     address: str
-    kind: str  # set | norm | nudge | get | get_norm | toggle | trigger | action
-    param: str  # the registry (or action) name
+    kind: str  # set | norm | nudge | get | get_norm | toggle | trigger | action | readonly | output
+    param: str  # the registry (or action, or feature output) name
 
 
 def has_norm(spec: ParamSpec) -> bool:
+    if spec.readonly:
+        return False
     return (spec.type in ("float", "int") and spec.min is not None and spec.max is not None and spec.max > spec.min) \
         or spec.type == "bool" or (spec.type == "enum" and len(spec.choices) > 1)
 
 
+def norm_address(spec: ParamSpec) -> str:
+    return f"{PREFIX}norm/{spec.name}"
+
+
+def valid_address(address: str) -> bool:
+    """An OSC method address: no pattern characters or spaces, no empty parts."""
+    return address.startswith("/") and not _BAD_CHARS.intersection(address) and "" not in address[1:].split("/")
+
+
+def addressable(spec: ParamSpec) -> bool:
+    return spec.name.split("/", 1)[0] not in RESERVED and valid_address(spec.address)
+
+
 def endpoints_for(spec: ParamSpec) -> list[Endpoint]:
-    a = spec.address
+    """Every address of one parameter or action (none for a name OSC cannot carry)."""
+    a, n = spec.address, spec.name
+    if not addressable(spec):
+        return []
     if spec.type == "trigger":
-        return [Endpoint(a, "action" if spec.name in ACTION_NAMES else "trigger", spec.name)]
-    eps = [Endpoint(a, "set", spec.name), Endpoint(a + "/get", "get", spec.name)]
+        return [Endpoint(a, "action" if n in ACTION_NAMES else "trigger", n)]
+    get = Endpoint(f"{PREFIX}get/{n}", "get", n)
+    if spec.readonly:
+        return [Endpoint(a, "readonly", n), get]
+    eps = [Endpoint(a, "set", n), get]
     if has_norm(spec):
-        eps += [Endpoint(a + "/norm", "norm", spec.name), Endpoint(a + "/norm/get", "get_norm", spec.name)]
+        eps += [Endpoint(norm_address(spec), "norm", n), Endpoint(f"{PREFIX}get/norm/{n}", "get_norm", n)]
     if spec.type in ("float", "int"):
-        eps.append(Endpoint(a + "/nudge", "nudge", spec.name))
+        eps.append(Endpoint(f"{PREFIX}nudge/{n}", "nudge", n))
     if spec.type == "bool":
-        eps.append(Endpoint(a + "/toggle", "toggle", spec.name))
+        eps.append(Endpoint(f"{PREFIX}toggle/{n}", "toggle", n))
     return eps
 
 
+def output_endpoints() -> list[Endpoint]:
+    return [Endpoint(o.address, "output", o.name) for o in FEATURE_OUTPUTS]
+
+
 def namespace_specs(registry: ParamRegistry) -> list[ParamSpec]:
-    """The registry's specs plus the action triggers it does not declare itself."""
+    """The registry's addressable specs plus the action triggers it does not declare itself."""
     specs = {s.name: s for s in registry.specs()}
     for s in ACTION_SPECS:
         specs.setdefault(s.name, s)
-    return sorted(specs.values(), key=lambda s: s.name)
+    out = []
+    for s in sorted(specs.values(), key=lambda s: s.name):
+        if addressable(s):
+            out.append(s)
+        else:
+            _warn_unaddressable(s.name)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_unaddressable(name: str) -> None:
+    log.warning("parameter %s has no OSC address (its first part is reserved, or it has characters OSC "
+                "addresses cannot hold)", name)
 
 
 @functools.lru_cache(maxsize=512)
@@ -134,6 +185,7 @@ class Namespace:
     def rebuild(self) -> None:
         specs = namespace_specs(self.registry)
         table = {ep.address: ep for s in specs for ep in endpoints_for(s)}
+        table.update((ep.address, ep) for ep in output_endpoints())
         with self._lock:
             self._by_address = table
             self._names = tuple(s.name for s in specs)
@@ -187,7 +239,8 @@ class Namespace:
         rx = pattern_regex(address)
         if rx is None:
             return []
-        return [ep for a, ep in self._by_address.items() if rx.match(a)]
+        # A pattern writes to what it can: read-only matches are left out, not refused.
+        return [ep for a, ep in self._by_address.items() if rx.match(a) and ep.kind not in ("readonly", "output")]
 
     def addresses(self) -> Iterable[str]:
         return self._by_address.keys()

@@ -1,14 +1,10 @@
-"""OSC out: the music as livegan hears it, and every parameter change, at a fixed rate.
+"""OSC out: the music as livegan hears it, and every parameter change, to ``--osc-out`` targets.
 
 Lights, Resolume or TouchDesigner can follow the analysis through livegan, and a
-controller's faders follow presets and morphs. Features are "latest wins"; events
-(onset, beat, drop) that happen between two sends are not lost: each is sent once, as
-``1``, in the next bundle. Parameter changes are coalesced per parameter.
-
-Addresses (prefix ``/livegan/out``): ``rms``, ``flux``, ``centroid``, ``bands`` (4 floats:
-sub, low, mid, high), ``band/<name>``, ``onset`` (its strength), ``beat``, ``drop``,
-``tempo``, ``beat_phase``, ``build``; parameter changes go out as ``/livegan/<name> <value>``
-and, when it has one, ``/livegan/<name>/norm <0..1>``.
+controller's faders follow presets and morphs. The feedback pump (``feedback.py``) calls
+``send`` at ``--osc-out-rate`` with the ``/livegan/out/...`` messages; parameter changes
+since the last send are coalesced per parameter and go in the same bundles, as
+``/livegan/<name> <value>`` and, when it has one, ``/livegan/norm/<name> <0..1>``.
 """
 
 from __future__ import annotations
@@ -19,16 +15,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..audio.features import BAND_NAMES, FeatureFrame
 from ..errors import LiveganError
 from ..params.registry import ParamChange, ParamRegistry
-from .osc_namespace import has_norm
+from .osc_namespace import has_norm, norm_address
 from .osc_packet import encode_bundle, encode_message
 
 log = logging.getLogger("livegan.osc")
 
-OUT_PREFIX = "/livegan/out"
 MAX_BUNDLE_BYTES = 8000  # stay under common MTU-ish limits of receivers; bigger sends split
+MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 200.0
 
 
 @dataclass(frozen=True)
@@ -48,23 +43,8 @@ class OscTarget:
             raise LiveganError(f"OSC target {text!r} must be HOST:PORT with a port in 1..65535")
         return OscTarget(host or "127.0.0.1", p)
 
-
-def feature_messages(f: FeatureFrame, onset: float, beat: bool, drop: bool) -> list[bytes]:
-    out = [encode_message(OUT_PREFIX + "/rms", [float(f.rms)]),
-           encode_message(OUT_PREFIX + "/flux", [float(f.flux)]),
-           encode_message(OUT_PREFIX + "/centroid", [float(f.centroid)]),
-           encode_message(OUT_PREFIX + "/bands", [float(b) for b in f.bands]),
-           encode_message(OUT_PREFIX + "/tempo", [float(f.tempo_bpm)]),
-           encode_message(OUT_PREFIX + "/beat_phase", [float(f.beat_phase)]),
-           encode_message(OUT_PREFIX + "/build", [float(f.build)])]
-    out += [encode_message(f"{OUT_PREFIX}/band/{n}", [float(b)]) for n, b in zip(BAND_NAMES, f.bands)]
-    if onset > 0:
-        out.append(encode_message(OUT_PREFIX + "/onset", [float(onset)]))
-    if beat:
-        out.append(encode_message(OUT_PREFIX + "/beat", [1]))
-    if drop:
-        out.append(encode_message(OUT_PREFIX + "/drop", [1]))
-    return out
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 def bundles(messages: list[bytes], limit: int = MAX_BUNDLE_BYTES) -> list[bytes]:
@@ -83,39 +63,32 @@ def bundles(messages: list[bytes], limit: int = MAX_BUNDLE_BYTES) -> list[bytes]
     return out
 
 
-class OscOut:
-    """Sends features and parameter changes to ``targets`` ``rate_hz`` times a second."""
+def param_messages(registry: ParamRegistry, changes: dict[str, Any]) -> list[bytes]:
+    """A parameter's value (and its 0..1 form) for each change, as OSC messages."""
+    msgs: list[bytes] = []
+    for name, value in changes.items():
+        if name not in registry:
+            continue
+        spec = registry.spec(name)
+        msgs.append(encode_message(spec.address, [value]))
+        if has_norm(spec):
+            msgs.append(encode_message(norm_address(spec), [float(spec.normalise(value))]))
+    return msgs
 
-    def __init__(self, registry: ParamRegistry, targets: list[OscTarget], rate_hz: float = 30.0,
-                 send_features: bool = True, send_params: bool = True) -> None:
-        if not 0.5 <= rate_hz <= 1000:
-            raise LiveganError(f"OSC out rate {rate_hz} must be within 0.5..1000 Hz")
+
+class OscOut:
+    """Sends what ``send`` is given, plus the parameter changes since the last send, to ``targets``."""
+
+    def __init__(self, registry: ParamRegistry, targets: list[OscTarget], send_params: bool = True) -> None:
         self.registry = registry
         self.targets = list(targets)
-        self.rate_hz = rate_hz
-        self.send_features = send_features
         self.send_params = send_params
-        self.sent = 0
+        self.sent = 0  # datagrams
         self.errors = 0
         self._lock = threading.Lock()
-        self._frame: FeatureFrame | None = None
-        self._onset = 0.0
-        self._beat = False
-        self._drop = False
         self._changes: dict[str, Any] = {}
         self._sock: socket.socket | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
-
-    # ---- inputs (any thread; cheap) -------------------------------------------------
-    def push_features(self, frame: FeatureFrame) -> None:
-        with self._lock:
-            self._frame = frame
-            if frame.onset:
-                self._onset = max(self._onset, float(frame.onset_strength) or 1.0)
-            self._beat |= bool(frame.beat)
-            self._drop |= bool(frame.drop)
 
     def _on_change(self, change: ParamChange) -> None:
         if change.value is None or isinstance(change.value, (tuple, list)):
@@ -123,28 +96,18 @@ class OscOut:
         with self._lock:
             self._changes[change.name] = change.value
 
-    # ---- one send ------------------------------------------------------------------
-    def take_messages(self) -> list[bytes]:
-        """Everything due since the last call (resets events and changes)."""
+    def take_messages(self, features: list[tuple[str, tuple[Any, ...]]] = ()) -> list[bytes]:
+        """The feature messages given, then every parameter change since the last call."""
         with self._lock:
-            frame, onset, beat, drop = self._frame, self._onset, self._beat, self._drop
-            changes = self._changes
-            self._frame, self._onset, self._beat, self._drop, self._changes = None, 0.0, False, False, {}
-        msgs: list[bytes] = []
-        if frame is not None and self.send_features:
-            msgs += feature_messages(frame, onset, beat, drop)
+            changes, self._changes = self._changes, {}
+        msgs = [encode_message(a, args) for a, args in features]
         if self.send_params:
-            for name, value in changes.items():
-                if name not in self.registry:
-                    continue
-                spec = self.registry.spec(name)
-                msgs.append(encode_message(spec.address, [value]))
-                if has_norm(spec):
-                    msgs.append(encode_message(spec.address + "/norm", [float(spec.normalise(value))]))
+            msgs += param_messages(self.registry, changes)
         return msgs
 
-    def send_now(self) -> int:
-        msgs = self.take_messages()
+    def send(self, features: list[tuple[str, tuple[Any, ...]]] = ()) -> int:
+        """One send to every target; returns the number of messages."""
+        msgs = self.take_messages(features)
         if not msgs or self._sock is None:
             return 0
         for packet in bundles(msgs):
@@ -154,32 +117,19 @@ class OscOut:
                     self.sent += 1
                 except OSError as exc:  # a target that went away must not stop the others
                     self.errors += 1
-                    log.debug("osc out to %s:%d failed: %s", t.host, t.port, exc)
+                    log.debug("osc out to %s failed: %s", t, exc)
         return len(msgs)
 
-    # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> "OscOut":
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         if self.send_params:
             self._unsubscribe = self.registry.subscribe(self._on_change)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="livegan-osc-out", daemon=True)
-        self._thread.start()
         return self
 
-    def _loop(self) -> None:
-        period = 1.0 / self.rate_hz
-        while not self._stop.wait(period):
-            self.send_now()
-
     def stop(self) -> None:
-        self._stop.set()
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._thread:
-            self._thread.join(timeout=2.0)
-            self._thread = None
         if self._sock:
             self._sock.close()
             self._sock = None

@@ -25,16 +25,19 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .osc_packet import IMMEDIATE, OscParseError, TimedMessage, parse_packet
+from .osc_validate import allowed, parse_allow
 
 FLUSH_S = 0.005  # batch period under a stream of messages (a lone message goes at once)
 STREAM_PER_20MS = 20  # above ~1000 messages/s, batch
 MAX_BATCH = 2000  # flush early when this many messages wait
 MAX_DETAILS = 16  # malformed-packet descriptions per batch (the rest are only counted)
+MAX_SENDERS = 16  # senders kept per unknown address per batch (each gets an error reply)
 
 
 def new_batch() -> dict[str, Any]:
     """What the child sends: counts, messages in order, unknown addresses, malformed packets."""
-    return {"received": 0, "coalesced": 0, "msgs": [], "unknown": {}, "malformed": 0, "malformed_detail": []}
+    return {"received": 0, "coalesced": 0, "msgs": [], "unknown": {}, "malformed": 0, "malformed_detail": [],
+            "not_allowed": 0}
 
 
 def coalescable(entry: tuple[str, float | None, float | None, bool], tm: TimedMessage) -> bool:
@@ -77,15 +80,17 @@ class Sorter:
             b["received"] += 1
             b["malformed"] += 1
             if len(b["malformed_detail"]) < MAX_DETAILS:
-                b["malformed_detail"].append((f"{sender[0]}:{sender[1]}", f"{exc} ({len(data)} bytes)"))
+                b["malformed_detail"].append((sender, f"{exc} ({len(data)} bytes)"))
             return
         for tm in timed:
             b["received"] += 1
             address = tm.message.address
             entry = self.table.get(address)
             if entry is None and not any(c in address for c in "*?[{"):
-                count, _, _ = b["unknown"].get(address, (0, None, None))
-                b["unknown"][address] = (count + 1, tm, sender)  # the parent re-checks: it may be brand new
+                count, _, senders = b["unknown"].get(address, (0, None, []))
+                if len(senders) < MAX_SENDERS:
+                    senders.append(sender)
+                b["unknown"][address] = (count + 1, tm, senders)  # the parent re-checks: it may be brand new
                 continue
             if entry is not None and coalescable(entry, tm):
                 i = self._run.get(address)
@@ -101,15 +106,16 @@ class Sorter:
     @property
     def pending(self) -> int:
         b = self.batch
-        return len(b["msgs"]) + len(b["unknown"]) + b["malformed"]
+        return len(b["msgs"]) + len(b["unknown"]) + b["malformed"] + b["not_allowed"]
 
 
-def serve(conn: Connection, host: str, port: int) -> None:
+def serve(conn: Connection, host: str, port: int, allow: str = "") -> None:
+    nets = parse_allow([allow]) if allow else ()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
     except OSError as exc:
-        conn.send(("error", f"cannot listen for OSC on {host}:{port} ({exc.strerror})"))
+        conn.send(("error", f"cannot listen for OSC on {host}:{port} ({exc.strerror})", exc.errno))
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     try:
@@ -154,6 +160,9 @@ def serve(conn: Connection, host: str, port: int) -> None:
         if b != bucket:
             in_last, in_bucket, bucket = (in_bucket if b == bucket + 1 else 0), 0, b
         in_bucket += 1
+        if nets and not allowed(sender[0], nets):
+            sorter.batch["not_allowed"] += 1  # dropped before parsing: a stranger costs next to nothing
+            continue
         sorter.add_datagram(data, sender)
 
 
@@ -161,7 +170,7 @@ def main(argv: list[str]) -> int:
     fd, host, port = int(argv[0]), argv[1], int(argv[2])
     conn = Connection(fd)
     try:
-        serve(conn, host, port)
+        serve(conn, host, port, argv[3] if len(argv) > 3 else "")
     except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
         pass  # the parent closed the connection: stop quietly
     return 0

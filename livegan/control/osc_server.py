@@ -3,15 +3,17 @@
 Two ways to run, with the same behaviour:
 - ``isolate=False``: one thread receives, parses and applies; bundles whose timetag lies
   ahead wait in a heap in the same thread (no thread per datagram, no sleeping handler).
-- ``isolate=True`` (what the live app should use): a child process receives and parses
+- ``isolate=True`` (what the live app uses): a child process receives and parses
   (``osc_receiver``) and sends batches, with runs of sets to one address coalesced; a
   thread here applies them. A flood then costs the show's process next to nothing.
 Nothing a sender does can raise out of either loop: bad packets and messages are refused,
-counted and logged (rate-limited) by ``Activity``.
+counted, logged (rate-limited) and answered with one error reply (``osc_dispatch``).
+Senders outside ``allow`` (``--osc-allow``) are dropped unanswered, before parsing.
 """
 
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 import logging
@@ -26,16 +28,37 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LiveganError
-from ..params.registry import ParamError, ParamRegistry
-from .osc_namespace import Endpoint, Namespace
+from ..params.registry import ParamRegistry
+from .osc_dispatch import Dispatcher
 from .osc_packet import IMMEDIATE, OscMessage, OscParseError, TimedMessage, encode_message, parse_packet
-from .osc_validate import (ACTION_FAILED, BAD_ARGS, LATE_OR_FAR, MALFORMED, OUT_OF_RANGE, UNKNOWN, Activity,
-                           ActivityStats, ArgError, is_number, no_args, one_arg, one_number, unit_interval)
-from .triggers import ControlActions, parse_action_args, run_action, trigger_fires
+from .osc_validate import LATE_OR_FAR, MALFORMED, NOT_ALLOWED, UNKNOWN, ActivityStats, Network, allowed
+from .triggers import ControlActions
 
 log = logging.getLogger("livegan.osc")
 
 Address = tuple[str, int]
+class PortTaken(LiveganError):
+    """The port asked for is in use (the live command decides whether that is fatal)."""
+
+
+def listen_error(host: str, port: int, why: str | None, code: int | None) -> LiveganError:
+    text = f"cannot listen for OSC on {host}:{port} ({why})"
+    return PortTaken(text) if code == errno.EADDRINUSE else LiveganError(text)
+
+
+class UdpOrigin:
+    """A UDP sender, answered from the server's reply socket."""
+
+    __slots__ = ("server", "key")
+
+    def __init__(self, server: "OscServer", sender: Address) -> None:
+        self.server = server
+        self.key = server.reply_address(sender)
+
+    def send(self, address: str, args: tuple[Any, ...]) -> None:
+        sock = self.server._sock
+        if sock is not None:
+            sock.sendto(encode_message(address, args), self.key)
 
 
 class OscServer:
@@ -51,21 +74,24 @@ class OscServer:
     def __init__(self, registry: ParamRegistry, host: str = "127.0.0.1", port: int = 9000,
                  actions: ControlActions | None = None, reply_port: int | None = None,
                  reply_to: Address | None = None, max_ahead_s: float = 60.0,
-                 wall_clock: Callable[[], float] = time.time, isolate: bool = False) -> None:
+                 wall_clock: Callable[[], float] = time.time, isolate: bool = False,
+                 allow: tuple[Network, ...] = ()) -> None:
         self.registry = registry
         self.host = host
         self.requested_port = port
-        self.actions = actions or ControlActions()
+        self.dispatcher = Dispatcher(registry, actions, self.SOURCE)
+        self.actions = self.dispatcher.actions
         self.reply_port = reply_port
         self.reply_to = reply_to
+        self.allow = allow
         self.max_ahead_s = max_ahead_s
         self.wall_clock = wall_clock
-        self.namespace = Namespace(registry)
-        self.activity = Activity()
+        self.namespace = self.dispatcher.namespace
+        self.activity = self.dispatcher.activity
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._scheduled: list[tuple[float, int, OscMessage, Address]] = []
+        self._scheduled: list[tuple[float, int, OscMessage, UdpOrigin]] = []
         self._counter = itertools.count()
         self.cpu_s = 0.0  # CPU time the server thread has used (for benchmarks)
         self.isolate = isolate
@@ -89,7 +115,7 @@ class OscServer:
             sock.bind((self.host, self.requested_port))
         except OSError as exc:
             sock.close()
-            raise LiveganError(f"cannot listen for OSC on {self.host}:{self.requested_port} ({exc.strerror})") from None
+            raise listen_error(self.host, self.requested_port, exc.strerror, exc.errno) from None
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)  # ride out bursts
         self._sock = sock
         self._stop.clear()
@@ -104,7 +130,8 @@ class OscServer:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._child = subprocess.Popen(
             [sys.executable, "-m", "livegan.control.osc_receiver", str(theirs.fileno()), self.host,
-             str(self.requested_port)], pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+             str(self.requested_port), ",".join(str(n) for n in self.allow)],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
         self._conn = Connection(ours.detach())
         try:
@@ -113,7 +140,7 @@ class OscServer:
             first = ("error", "the OSC receiver exited at start")
         if first[0] != "ready":
             self.stop()
-            raise LiveganError(first[1])
+            raise PortTaken(first[1]) if first[2:] == (errno.EADDRINUSE,) else LiveganError(first[1])
         self._port = int(first[1])
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # replies only
         self._sock.bind((self.host, 0))
@@ -123,7 +150,18 @@ class OscServer:
         self._thread.start()
         return self
 
+    def child_cpu_s(self) -> float:
+        """CPU seconds of the receiver process so far (0 in thread mode, or once it has stopped)."""
+        if self._child is None or self._child.poll() is not None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self._child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
+        self.receiver_cpu_s = max(getattr(self, "receiver_cpu_s", 0.0), self.child_cpu_s())
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=2.0)
@@ -191,25 +229,30 @@ class OscServer:
     def handle_datagram(self, data: bytes, sender: Address) -> None:
         """Parse one datagram and apply (or schedule) its messages. Never raises."""
         try:
+            if not allowed(sender[0], self.allow):
+                self.activity.count(NOT_ALLOWED, 1)
+                return
+            origin = UdpOrigin(self, sender)
             try:
                 timed = parse_packet(data)
             except OscParseError as exc:
                 self.activity.received()
-                self.activity.refuse(MALFORMED, f"{sender[0]}:{sender[1]}", f"{exc} ({len(data)} bytes)")
+                self.dispatcher.refuse(MALFORMED, "", f"{exc} ({len(data)} bytes from {sender[0]}:{sender[1]})",
+                                       origin)
                 return
             self.activity.received(len(timed))
             now = self.wall_clock()
             for tm in timed:
-                self._apply_or_schedule(tm, sender, now)
+                self._apply_or_schedule(tm, origin, now)
         except Exception as exc:  # a bug here must not stop the server
             log.exception("osc: internal error handling a datagram from %s", sender)
             self.activity.refuse("internal", "?", repr(exc))
 
-    def _apply_or_schedule(self, tm: TimedMessage, sender: Address, now: float) -> None:
+    def _apply_or_schedule(self, tm: TimedMessage, origin: UdpOrigin, now: float) -> None:
         if tm.when != IMMEDIATE and tm.when > now:
-            self._schedule(tm.when, tm.message, sender, now)
+            self._schedule(tm.when, tm.message, origin, now)
         else:
-            self._apply_all(tm.message, sender)
+            self.dispatcher.apply_all(tm.message, origin)
 
     # ---- the isolated receiver's side ------------------------------------------------
     def _pump(self) -> None:
@@ -245,93 +288,45 @@ class OscServer:
             self._table_version = version
 
     def _handle_batch(self, b: dict[str, Any]) -> None:
-        act = self.activity
+        act, refuse = self.activity, self.dispatcher.refuse
         act.received(b["received"])
         if b["coalesced"]:
             act.coalesce(b["coalesced"])
-        for where, detail in b["malformed_detail"]:
-            act.refuse(MALFORMED, where, detail)
+        if b["not_allowed"]:
+            act.count(NOT_ALLOWED, b["not_allowed"])
+        for sender, detail in b["malformed_detail"]:
+            refuse(MALFORMED, "", f"{detail} from {sender[0]}:{sender[1]}", UdpOrigin(self, sender))
         if b["malformed"] > len(b["malformed_detail"]):
             act.count(MALFORMED, b["malformed"] - len(b["malformed_detail"]))
         now = self.wall_clock()
         for tm, sender in b["msgs"]:
-            self._apply_or_schedule(tm, sender, now)
-        for address, (count, tm, sender) in b["unknown"].items():
+            self._apply_or_schedule(tm, UdpOrigin(self, sender), now)
+        for address, (count, tm, senders) in b["unknown"].items():
             if self.namespace.lookup(address):  # declared since the receiver's table was sent
-                self._apply_or_schedule(tm, sender, now)
+                self._apply_or_schedule(tm, UdpOrigin(self, senders[-1]), now)
                 if count > 1:
                     act.coalesce(count - 1)
                 self._send_table()
             else:
-                act.refuse(UNKNOWN, address, "no such address")
-                if count > 1:
-                    act.count(UNKNOWN, count - 1)
+                for sender in senders:  # one error reply per message the batch kept a sender for
+                    refuse(UNKNOWN, address, "no such address", UdpOrigin(self, sender))
+                if count > len(senders):
+                    act.count(UNKNOWN, count - len(senders))
 
-    def _schedule(self, when: float, msg: OscMessage, sender: Address, now: float) -> None:
+    def _schedule(self, when: float, msg: OscMessage, origin: UdpOrigin, now: float) -> None:
         if when - now > self.max_ahead_s:
-            self.activity.refuse(LATE_OR_FAR, msg.address, f"timetag is {when - now:.0f} s ahead "
-                                 f"(at most {self.max_ahead_s:g} s)")
+            self.dispatcher.refuse(LATE_OR_FAR, msg.address, f"timetag is {when - now:.0f} s ahead "
+                                   f"(at most {self.max_ahead_s:g} s)", origin)
         elif len(self._scheduled) >= self.MAX_SCHEDULED:
-            self.activity.refuse(LATE_OR_FAR, msg.address, "too many scheduled bundles")
+            self.dispatcher.refuse(LATE_OR_FAR, msg.address, "too many scheduled bundles", origin)
         else:
-            heapq.heappush(self._scheduled, (when, next(self._counter), msg, sender))
+            heapq.heappush(self._scheduled, (when, next(self._counter), msg, origin))
 
     def _run_due(self) -> None:
         now = self.wall_clock()
         while self._scheduled and self._scheduled[0][0] <= now:
-            _, _, msg, sender = heapq.heappop(self._scheduled)
-            self._apply_all(msg, sender)
-
-    # ---- dispatch ------------------------------------------------------------------
-    def _apply_all(self, msg: OscMessage, sender: Address) -> None:
-        endpoints = self.namespace.lookup(msg.address)
-        if not endpoints:
-            self.activity.refuse(UNKNOWN, msg.address, "no such address")
-            return
-        for ep in endpoints:
-            try:
-                self._apply(ep, msg.args, sender)
-                self.activity.applied()
-            except ArgError as exc:
-                self.activity.refuse(exc.reason, ep.address, str(exc))
-            except ParamError as exc:
-                reason = OUT_OF_RANGE if len(msg.args) == 1 and is_number(msg.args[0]) else BAD_ARGS
-                self.activity.refuse(reason, ep.address, str(exc))
-            except LiveganError as exc:
-                self.activity.refuse(ACTION_FAILED, ep.address, str(exc))
-            except OSError as exc:  # a reply that cannot be sent
-                self.activity.refuse("reply_failed", ep.address, str(exc))
-
-    def _apply(self, ep: Endpoint, args: tuple[Any, ...], sender: Address) -> None:
-        reg, name, kind = self.registry, ep.param, ep.kind
-        if kind == "set":
-            spec = reg.spec(name)
-            value = one_number(args, spec.type) if spec.type in ("float", "int") else one_arg(args, spec.type)
-            reg.set(name, value, self.SOURCE)
-        elif kind == "norm":
-            reg.set_normalised(name, unit_interval(args), self.SOURCE)
-        elif kind == "nudge":
-            reg.nudge(name, one_number(args, "a change in native units"), self.SOURCE)
-        elif kind == "get":
-            no_args(args)
-            self.reply(sender, reg.spec(name).address, reg.get(name))
-        elif kind == "get_norm":
-            no_args(args)
-            spec = reg.spec(name)
-            self.reply(sender, spec.address + "/norm", float(spec.normalise(reg.get(name))))
-        elif kind == "toggle":
-            if trigger_fires(args):
-                reg.set(name, not reg.get(name), self.SOURCE)
-        elif kind == "trigger":
-            if trigger_fires(args):
-                reg.set(name, None, self.SOURCE)
-        elif kind == "action":
-            parsed = parse_action_args(name, args)
-            run_action(self.actions, name, parsed)
-            if name in reg:  # let recorders and the HUD see it; the action itself ran above
-                reg.set(name, parsed, self.SOURCE)
-        else:  # pragma: no cover - Namespace only makes the kinds above
-            raise ArgError(BAD_ARGS, f"unsupported endpoint kind {kind}")
+            _, _, msg, origin = heapq.heappop(self._scheduled)
+            self.dispatcher.apply_all(msg, origin)
 
     def reply_address(self, sender: Address) -> Address:
         if self.reply_to:

@@ -8,12 +8,13 @@ log or slow the server.
 from __future__ import annotations
 
 import collections
+import ipaddress
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 log = logging.getLogger("livegan.osc")
 
@@ -24,6 +25,8 @@ BAD_ARGS = "bad_arguments"  # wrong count or type
 OUT_OF_RANGE = "out_of_range"
 LATE_OR_FAR = "bad_timetag"  # scheduled too far ahead, or the schedule is full
 ACTION_FAILED = "action_failed"  # a preset/model hook refused (e.g. unknown preset)
+READ_ONLY = "read_only"  # a read-only parameter or a feature output
+NOT_ALLOWED = "sender_not_allowed"  # a sender outside --osc-allow (dropped unanswered)
 
 
 @dataclass(frozen=True)
@@ -149,3 +152,32 @@ def unit_interval(args: tuple[Any, ...]) -> float:
 def no_args(args: tuple[Any, ...]) -> None:
     if args:
         raise ArgError(BAD_ARGS, f"expected no arguments, got {len(args)}")
+
+
+# ---- who may send (--osc-allow) ------------------------------------------------------
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow(items: Iterable[str]) -> tuple[Network, ...]:
+    """``--osc-allow`` values (addresses or networks, comma-separated) -> networks; ValueError if bad."""
+    out = []
+    for item in items:
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"--osc-allow {part!r}: not an IP address or network "
+                                 "(e.g. 192.168.1.20 or 192.168.1.0/24)") from None
+    return tuple(out)
+
+
+def allowed(host: str, allow: tuple[Network, ...]) -> bool:
+    if not allow:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in allow)

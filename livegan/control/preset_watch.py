@@ -25,9 +25,12 @@ log = logging.getLogger("livegan.presets")
 class PresetWatcher:
     def __init__(self, registry: ParamRegistry, preset: str | Path, interval: float = 0.5,
                  on_error: Callable[[str], None] | None = None,
-                 on_apply: Callable[[Preset], None] | None = None, apply_first: bool = False) -> None:
-        """``apply_first``: apply the file on the first check; otherwise only changes made after now."""
+                 on_apply: Callable[[Preset], None] | None = None, apply_first: bool = False,
+                 apply: Callable[[Preset], None] | None = None) -> None:
+        """``apply_first``: apply the file on the first check; otherwise only changes made after now.
+        ``apply``: how a preset goes live (the show's session; default: straight into the registry)."""
         self.registry = registry
+        self.apply = apply or (lambda preset: apply_preset(registry, preset, source="preset-reload"))
         self.interval = interval
         self.on_error = on_error or (lambda msg: log.warning("preset not reloaded: %s", msg))
         self.on_apply = on_apply
@@ -68,7 +71,7 @@ class PresetWatcher:
             self._seen = data
             try:
                 preset = parse_preset(data.decode("utf-8"), path, self.registry)
-                apply_preset(self.registry, preset, source="preset-reload")
+                self.apply(preset)
             except UnicodeDecodeError:
                 self._report(f"{path}: not UTF-8 text")
                 return False

@@ -37,7 +37,8 @@ def preset_values(registry: ParamRegistry, keep: Iterable[str] = SHOW_KEEP) -> d
     """Every stored value except show controls, for saving."""
     skip = set(keep) | set(presets.LOOK_PARAMS)
     snap = registry.peek().values
-    return {s.name: snap[s.name] for s in registry.specs() if s.type != "trigger" and s.name not in skip}
+    return {s.name: snap[s.name] for s in registry.specs()
+            if s.type != "trigger" and not s.readonly and s.name not in skip}
 
 
 def save_preset(registry: ParamRegistry, name: str, directory: Path | None = None, description: str = "",

@@ -30,10 +30,16 @@ class ControlActions:
     save_preset: Callable[[str], None] | None = None
     morph_preset: Callable[[PresetRef, float, str], None] | None = None  # (preset, amount, "s" | "beats")
     load_model: Callable[[str, float], None] | None = None  # (path, crossfade seconds)
+    midi_learn: Callable[[str], None] | None = None  # arm MIDI learn for a target ("" cancels)
 
 
 ACTION_NAMES = frozenset(s.name for s in ACTION_SPECS)
-ACTION_SIGNATURES = {"preset/load": "s|i", "preset/save": "s", "preset/morph": "s|i f [s]", "model/load": "s [f]"}
+ACTION_SIGNATURES = {"preset/load": "s|i", "preset/save": "s", "preset/morph": "s|i f [s]", "model/load": "s [f]",
+                     "midi/learn": "s"}
+# The same as OSC type tag strings (OSCQuery TYPE, then OVERLOADS): optional arguments are
+# separate signatures, since "[f]" in a type tag string would mean an array.
+ACTION_TYPES = {"preset/load": ("s", "i"), "preset/save": ("s",), "preset/morph": ("sfs", "sf", "ifs", "if"),
+                "model/load": ("sf", "s"), "midi/learn": ("s",)}
 MAX_MORPH = 3600.0
 MAX_CROSSFADE = 60.0
 
@@ -91,13 +97,18 @@ def parse_action_args(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
         if not 0.0 <= fade <= MAX_CROSSFADE:
             raise ArgError(OUT_OF_RANGE, f"crossfade {fade} is outside 0..{MAX_CROSSFADE:g} s")
         return (args[0], fade)
+    if name == "midi/learn":
+        if n != 1 or not isinstance(args[0], str):
+            raise ArgError(BAD_ARGS, "midi/learn takes 1 string (a parameter or action name, '' to cancel)")
+        return (args[0],)
     raise ArgError(BAD_ARGS, f"unknown action {name}")
 
 
 def run_action(actions: ControlActions, name: str, args: tuple[Any, ...]) -> None:
     """Call the hook for an action whose arguments parse_action_args accepted."""
     hook = {"preset/load": actions.load_preset, "preset/save": actions.save_preset,
-            "preset/morph": actions.morph_preset, "model/load": actions.load_model}[name]
+            "preset/morph": actions.morph_preset, "model/load": actions.load_model,
+            "midi/learn": actions.midi_learn}[name]
     if hook is None:
         raise LiveganError(f"{name} is not available here")
     hook(*args)

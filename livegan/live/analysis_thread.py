@@ -20,8 +20,10 @@ from .worker import Worker
 
 class AnalysisThread(Worker):
     def __init__(self, ring: AudioRing, analyzer, out: Latest[FeatureFrame],
-                 gain=lambda: 1.0, max_lag_s: float = 0.25, tap=None) -> None:
+                 gain=lambda: 1.0, max_lag_s: float = 0.25, tap=None,
+                 feed: Latest[FeatureFrame] | None = None) -> None:
         self.ring = ring
+        self.feed = feed  # a second slot, merged the same way, for a second reader (the control surface)
         self.tap = tap  # (block, gain, offset) for every block the analyzer hears (set recording)
         self.analyzer = analyzer
         self.out = out
@@ -62,4 +64,10 @@ class AnalysisThread(Worker):
             last = merge_frames(frames)
             moved = dataclasses.replace(last, sample_pos=last.sample_pos + offset,
                                         time=(last.sample_pos + offset) / rate)
-            self.out.put_merged(moved, lambda old, new: merge_frames([old, new]))
+            self.out.put_merged(moved, _merge)
+            if self.feed is not None:
+                self.feed.put_merged(moved, _merge)
+
+
+def _merge(old: FeatureFrame, new: FeatureFrame) -> FeatureFrame:
+    return merge_frames([old, new])

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from ..audio.features import Clock, FeatureFrame
 from ..conductor.preset import DEFAULT_PRESET
 from ..control.morph import MorphRunner
@@ -80,6 +82,7 @@ class LiveConfig:
     seed: int | None = None  # latent/seed over the preset's (None: the preset's)
     stall_limit_s: float = 2.0  # watchdog: a render running longer than this restarts inference
     record: str | None = None  # --record SET: everything a replay needs
+    preview_hz: float = 0.0  # thumbnails of the picture a second, for the web remote (0: none)
 
     def output_size(self) -> tuple[int, int]:
         if self.window:
@@ -120,6 +123,10 @@ class LiveApp:
         self.session = Session(cfg.session_spec(self.sample_rate), registry=registry, load_model=renderer is None)
         self.registry = self.session.registry
         self.features: Latest[FeatureFrame] = Latest()
+        # The same features for the control surface (OSC out, the web remote): a slot of its own,
+        # so reading it never takes an event from the inference thread, nor misses one.
+        self.feedback: Latest[FeatureFrame] = Latest()
+        self.previews: Latest[np.ndarray] = Latest()  # post-effects thumbnails, ``cfg.preview_hz`` a second
         self.frames: Latest[RenderedFrame] = Latest()
         self.clocks: Latest[Clock] = Latest()  # the conductor's beat clock, each tick
         self.ring = AudioRing(self.sample_rate * 4, self.sample_rate)
@@ -216,7 +223,7 @@ class LiveApp:
         completed = False
         try:
             self.compositor = self.session.compositor(self.surface.ctx)
-            self.display = Display(self.surface, self.compositor, offscreen=bool(cfg.record))
+            self.display = Display(self.surface, self.compositor, offscreen=bool(cfg.record) or cfg.preview_hz > 0)
             self.hud = Hud(self.surface.ctx)
             self.hud.visible = cfg.hud
             self.registry.clock = self.audio_now
@@ -231,7 +238,8 @@ class LiveApp:
 
             self.analysis = AnalysisThread(self.ring, Analyzer(self.sample_rate), self.features,
                                            gain=lambda: self.registry.get("audio/gain"),
-                                           tap=self.recorder.write_audio if self.recorder else None)
+                                           tap=self.recorder.write_audio if self.recorder else None,
+                                           feed=self.feedback)
             frame_ids = itertools.count(1)
 
             def make_inference(slot) -> InferenceThread:
@@ -315,6 +323,7 @@ class LiveApp:
         soft_pace = surface.headless is False and os.environ.get("LIVEGAN_NO_SOFT_PACE") is None
         last_swap = start
         onsets_seen = 0
+        next_preview = start
         while not self._quit and not surface.should_close():
             now = time.perf_counter()
             if cfg.duration is not None and now - start >= cfg.duration:
@@ -329,9 +338,14 @@ class LiveApp:
             fired, onsets_seen = n_on != onsets_seen, n_on
             snap = self.registry.peek()
             rec = display.draw(now, feat, fired, snap.values, snap.seq, self.ring.write_pos)
+            keep = self.recorder is not None and self.recorder.wants_thumbnail(self.audio_now())
+            preview = cfg.preview_hz > 0 and now >= next_preview
+            thumb = display.thumbnail() if keep or preview else None  # GL reads stay on this thread
             if self.recorder is not None:
-                keep = self.recorder.wants_thumbnail(self.audio_now())
-                self.recorder.write_display(rec, display.thumbnail() if keep else None)
+                self.recorder.write_display(rec, thumb if keep else None)
+            if preview:
+                self.previews.put(thumb)
+                next_preview = now + 1.0 / cfg.preview_hz
             if self.hud.visible:
                 self.last_hud = self._hud_state(feat, snap.values)
                 self.hud.draw(surface.fbo, surface.size, self.last_hud)

@@ -11,15 +11,18 @@ from .hud import AMBER, RED, WHITE, HudState
 def hud_state(*, stats: Mapping[str, float], feat: FeatureFrame, values: Mapping[str, Any], onset: float,
               preset: str, waiting: Any, notice: str, model: str, osc: Any, audio: Any,
               shader_errors: Iterable[str], model_error: str | None, watchdog: str, recording: bool) -> HudState:
-    """``osc`` is the OSC server's activity (or "?" when it could not be read, None without OSC);
-    ``audio`` the input's status; ``waiting`` a preset held for its beat or bar."""
+    """``osc`` is the control surface's status (``ControlStatus``), or an OSC server's activity
+    alone, "?" when it could not be read, None without control; ``audio`` the input's status;
+    ``waiting`` a preset held for its beat or bar."""
     r = stats
     lines: list[tuple[str, tuple]] = [
         (f"FPS {r['fps']:5.1f}  FRAME {r['frame_p50']:.1f}/{r['frame_p99']:.1f} MS  "
          f"INFER {r['inference']:.0f} MS  LATENCY {r['latency_p50']:.0f}/{r['latency_p99']:.0f} MS", WHITE),
     ]
-    osc_text = "" if osc is None else "  OSC ?" if osc == "?" else \
-        f"  OSC {osc.received} ({osc.messages_per_s:.0f}/S) ERR {osc.error_total}"
+    control = control_lines(osc)
+    activity = getattr(osc, "osc", osc)  # a ControlStatus carries the OSC server's activity
+    osc_text = "" if activity is None else "  OSC ?" if activity == "?" else \
+        f"  OSC {activity.received} ({activity.messages_per_s:.0f}/S) ERR {activity.error_total}"
     quant = values.get("show/quantize", "off")
     shown = preset + (f" > {waiting.name} ON {quant.upper()}" if waiting is not None else
                       f" (Q {quant.upper()})" if quant != "off" else "")
@@ -31,6 +34,7 @@ def hud_state(*, stats: Mapping[str, float], feat: FeatureFrame, values: Mapping
                              ("REC", recording)) if on]
     if flags:
         lines.append(("  ".join(flags), AMBER))
+    lines += control
     if notice:
         lines.append((notice[:110], WHITE))
     for err in shader_errors:
@@ -41,3 +45,16 @@ def hud_state(*, stats: Mapping[str, float], feat: FeatureFrame, values: Mapping
         lines.append((watchdog[:110], RED))
     return HudState(lines, level=min(1.0, feat.rms * 1.5), bands=tuple(feat.bands), flux=min(1.0, feat.flux),
                     onset=onset, beat_phase=feat.beat_phase)
+
+
+def control_lines(status: Any) -> list[tuple[str, tuple]]:
+    """The control surface's parts, each under the HUD word its option has (``live_options``),
+    then what could not start (amber)."""
+    if status is None or isinstance(status, str) or not hasattr(status, "parts"):
+        return []
+    from ..commands.live_options import hud_label  # noqa: PLC0415 - the table of options names them
+
+    text = "  ".join(f"{hud_label(dest) or dest.upper()} {what}" for dest, what in status.parts)
+    lines: list[tuple[str, tuple]] = [(text[:120], WHITE)] if text else []
+    lines += [(note[:110], AMBER) for note in status.notes]
+    return lines

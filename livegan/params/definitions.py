@@ -70,6 +70,11 @@ CORE_PARAMS: tuple[ParamSpec, ...] = (
               choices=("auto", "analysis", "tap", "manual")),
     _f("tempo/bpm", 0.0, 0.0, 300.0, "manual tempo (used when nothing else gives one, or with source manual)", "BPM"),
     ParamSpec("tempo/loop_bars", "int", 0, 0, 64, "bars", "walk the keyframe loop once every N bars (0: free motion)"),
+    # What the beat clock follows now (read-only: the show publishes them; controllers read them).
+    ParamSpec("clock/bpm", "float", 0.0, 0.0, 1000.0, "BPM", readonly=True,
+              description="the beat clock's tempo now (0: no tempo yet); read-only"),
+    ParamSpec("clock/source", "string", "", max=32, readonly=True,
+              description="what leads the beat clock now: tap, analysis or manual (empty: no tempo); read-only"),
     _f("mapping/amount", 1.0, 0.0, 2.0, "scales every preset mapping", "", 0.2),
     # The look a preset brings beyond values: its name, audio mappings and effect order. They
     # live here so that a preset load reaches the conductor and the display as one registry
@@ -92,6 +97,9 @@ ACTION_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("preset/morph", "trigger",
               description="morph to a preset: s name (or i index), f duration, optional s unit 's' or 'beats'"),
     ParamSpec("model/load", "trigger", description="load a model with a crossfade: s path, optional f seconds (2)"),
+    ParamSpec("midi/learn", "trigger",
+              description="MIDI learn: s parameter or action; the next knob, fader or pad moved binds to it "
+                          "(empty string: cancel)"),
 )
 
 

@@ -23,6 +23,10 @@ class ParamError(LiveganError):
     """A value, name or type the registry refuses."""
 
 
+class ReadOnlyError(ParamError):
+    """A write to a parameter only livegan itself sets."""
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One controllable value.
@@ -46,6 +50,9 @@ class ParamSpec:
     # A trigger that, when fired, also adds 1 to this int parameter (wrapping at its max):
     # ``latent/reseed`` moves ``latent/seed`` on, so the seed a controller reads is the one in use.
     increments: str = ""
+    # Written by the show itself (``ParamRegistry.publish``), never by a controller, a preset or a
+    # replay: the beat clock's effective tempo. ``set`` refuses it; recorders leave it out.
+    readonly: bool = False
     # An extra check of a value (raises ParamError); a string's max length is ``max`` (else 4096).
     check: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
 
@@ -230,6 +237,8 @@ class ParamRegistry:
     def set(self, name: str, value: Any, source: str = "", audio_time: float | None = None) -> ParamChange:
         """Validate and store a value (or fire a trigger). Raises ParamError, changing nothing, if refused."""
         spec = self.spec(name)
+        if spec.readonly:
+            raise ReadOnlyError(f"parameter {name} is read-only (livegan sets it)")
         v = spec.coerce(value)
         with self._lock:
             changes = [self._store(spec, v if spec.type != "trigger" else value, source, audio_time)]
@@ -247,6 +256,24 @@ class ParamRegistry:
                 except Exception:  # a broken listener (OSC out, recorder) must never block control
                     pass
         return changes[0]
+
+    def publish(self, name: str, value: Any, source: str = "show") -> ParamChange | None:
+        """Store a read-only parameter's new value (the show's own readings); None if unchanged."""
+        spec = self.spec(name)
+        if not spec.readonly:
+            raise ParamError(f"parameter {name} is not read-only: set it")
+        v = spec.coerce(value)
+        with self._lock:
+            if self._values.get(name) == v:
+                return None
+            change = self._store(spec, v, source, None)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(change)
+            except Exception:  # as in ``set``: a broken listener must never block the show
+                pass
+        return change
 
     def _store(self, spec: ParamSpec, v: Any, source: str, audio_time: float | None) -> ParamChange:
         self._seq += 1
@@ -279,6 +306,9 @@ class ParamRegistry:
 
     def update(self, values: Mapping[str, Any], source: str = "") -> None:
         """Set many values atomically: all are checked first, none is applied if one is refused."""
+        for name in values:
+            if self.spec(name).readonly:
+                raise ReadOnlyError(f"parameter {name} is read-only (livegan sets it)")
         checked = {name: self.spec(name).coerce(v) for name, v in values.items()}
         with self._lock:
             for name, v in checked.items():

@@ -104,7 +104,8 @@ class SetRecorder:
         self.origin = self.registry.clock() if self._origin_arg is None else float(self._origin_arg)
         self._meta = {"format": SET_FORMAT, "version": SET_VERSION, "sample_rate": self.sample_rate,
                       "channels": self.channels, "origin": self.origin, "created": time.time(),
-                      "initial": {k: _jsonable(v) for k, v in snap.values.items()}, "complete": False,
+                      "initial": {k: _jsonable(v) for k, v in snap.values.items() if not self._readonly(k)},
+                      "complete": False,
                       **self._extra_meta}
         self._write_meta()
         self._thread = threading.Thread(target=self._writer, name="livegan-recorder", daemon=True)
@@ -160,8 +161,12 @@ class SetRecorder:
         self._fed += len(data)
         self._put(("audio", data))
 
+    def _readonly(self, name: str) -> bool:
+        """What the show writes itself (the beat clock's reading): a replay makes it anew."""
+        return name in self.registry and self.registry.spec(name).readonly
+
     def _on_change(self, change: ParamChange) -> None:
-        if change.seq <= self._initial_seq:
+        if change.seq <= self._initial_seq or self._readonly(change.name):
             return
         if self._tick_mode:
             with self._lock:

@@ -57,6 +57,8 @@ def apply_changes_until(registry: ParamRegistry, changes: tuple[ParamChange, ...
                 skipped.add(ch.name)
                 log.warning("replay: %s is not declared here; its changes are skipped", ch.name)
             continue
+        if registry.spec(ch.name).readonly:  # the show's own readings: the replay makes them anew
+            continue
         registry.set(ch.name, ch.value, source=ch.source or "replay", audio_time=ch.audio_time)
     return cursor
 
@@ -76,8 +78,8 @@ class SetReplayer:
         self._started = False
 
     def reset(self) -> None:
-        initial = {k: v for k, v in self.recorded.initial.items()
-                   if k in self.registry and self.registry.spec(k).type != "trigger"}
+        initial = {k: v for k, v in self.recorded.initial.items() if k in self.registry
+                   and self.registry.spec(k).type != "trigger" and not self.registry.spec(k).readonly}
         self.skipped.update(k for k in self.recorded.initial if k not in self.registry)
         self.registry.update(initial, source="replay")
         self.registry.snapshot()  # drop triggers fired before the set began
