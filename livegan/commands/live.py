@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         result = app.run()
     finally:
         signal.signal(signal.SIGINT, prev)
-        surface.stop()
+        surface.stop(report=app.frames_drawn > 0)
     if not app.interrupted:
         print(json.dumps({k: result[k] for k in ("frames", "fps", "frame_ms_p50", "frame_ms_p99", "latency_ms_p50",
                                                   "latency_ms_p99", "model_fps", "audio_state")}))

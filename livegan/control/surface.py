@@ -200,7 +200,9 @@ class ControlSurface:
             raise
         return self
 
-    def stop(self) -> None:
+    def stop(self, report: bool = True) -> None:
+        """Stop every part; ``report`` logs what the surface cost (not after a failed start,
+        whose error must stay the one line printed)."""
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
@@ -217,7 +219,7 @@ class ControlSurface:
                 log.exception("control: stopping %s", type(part).__name__)
         cpu = {name: part.cpu_s for name, part in (("feedback", self.pump), ("oscquery", self.query), ("osc", self.osc))
                if part is not None}
-        if cpu:  # what the surface cost the show (tools/bench_osc.py --surface reads this line)
+        if cpu and report:  # what the surface cost the show (tools/bench_osc.py --surface reads this line)
             receiver = getattr(self.osc, "receiver_cpu_s", 0.0) if self.osc is not None else 0.0
             log.info("control surface CPU: %s s; OSC receiver process %.2f s",
                      ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()), receiver)

@@ -156,17 +156,26 @@ class VideoEncoder:
             raise LiveganError(f"{self.path}: encoding failed ({err})")
 
     def finish(self) -> None:
-        """Flush, mux the audio, close, and rename into place."""
+        """Flush, mux the audio, close, and rename into place (a failure leaves no temporary file)."""
         self._q.put(_STOP)
         self._thread.join()
-        self._raise_if_failed()
         try:
-            if self._astream is not None:
-                AacWriter(self._container, self._astream, self.audio, self.sample_rate).finish()
-            self._container.close()
-        except (OSError, av.FFmpegError) as exc:
-            raise write_error(self.path, exc) from None
-        os.replace(self.tmp, self.path)
+            self._raise_if_failed()
+            try:
+                if self._astream is not None:
+                    AacWriter(self._container, self._astream, self.audio, self.sample_rate).finish()
+                self._container.close()
+            except (OSError, av.FFmpegError) as exc:
+                raise write_error(self.path, exc) from None
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self._finished = True  # nothing more for __exit__ to do
+            try:
+                self._container.close()
+            except Exception:
+                pass
+            self.tmp.unlink(missing_ok=True)
+            raise
         self._finished = True
 
     def __exit__(self, exc_type, exc, tb) -> None:

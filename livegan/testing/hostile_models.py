@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -171,19 +170,32 @@ def measure_in_process(cases: list[HostileCase], warm_up: Path | None = None) ->
     return rows
 
 
+_MEASURER = """
+import json, os, subprocess, sys, time
+cmd = json.loads(sys.argv[1])
+t0 = time.perf_counter()
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "wall_s": time.perf_counter() - t0,
+                  "peak_rss_kb": usage.ru_maxrss, "stderr": err}))
+"""
+
+
 def measure_cli(cases: list[HostileCase], command: list[str]) -> list[dict]:
-    """``command + ['info', path]`` as a new process per case: exit code, stderr, wall time, peak RSS."""
+    """``command + ['info', path]`` as a new process per case: exit code, stderr, wall time, peak RSS.
+
+    Each is started by a small go-between process: Linux carries a process's peak RSS over
+    fork and exec, so a child of a large parent (a long test session) would report the
+    parent's peak, not its own.
+    """
     rows = []
     for case in cases:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([*command, "info", str(case.path)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        err = proc.stderr.read() if proc.stderr else ""
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        rows.append({"case": case.name, "exit": proc.returncode, "wall_s": round(wall, 3),
-                     "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stderr": err})
+        out = subprocess.run([sys.executable, "-c", _MEASURER, json.dumps([*command, "info", str(case.path)])],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)
+        rows.append({"case": case.name, "exit": r["exit"], "wall_s": round(r["wall_s"], 3),
+                     "peak_rss_mb": round(r["peak_rss_kb"] / 1024, 1), "stderr": r["stderr"]})
     return rows
 
 
