@@ -22,6 +22,7 @@ import numpy as np
 
 from ..audio.features import FeatureFrame
 from ..conductor.inputs import GeneratorInputs
+from ..conductor.performance import Groove
 from ..errors import LiveganError
 from ..gl.effects import FrameUniforms
 from ..gl.uniforms import frame_uniforms, onset_envelope
@@ -80,6 +81,17 @@ def features_at(frames: list[FeatureFrame], positions: list[int], sample_pos: in
 
 
 @dataclass(frozen=True)
+class Cue:
+    """One output frame before the model: the performance's groove and how the effects draw it.
+
+    Model-free and small, so a cluster driver steps the performance once and ships these."""
+
+    groove: Groove
+    uniforms: FrameUniforms
+    values: Mapping[str, Any]  # the registry values of its tick
+
+
+@dataclass(frozen=True)
 class FrameJob:
     """One output frame: what the model makes, and how the effects draw it."""
 
@@ -88,14 +100,14 @@ class FrameJob:
     values: Mapping[str, Any]  # the registry values of its tick
 
 
-def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
-            on_time: Callable[[float], None] | None = None) -> Iterator[FrameJob]:
-    """Every video frame's job, in order, on the audio clock.
+def perform(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
+            on_time: Callable[[float], None] | None = None) -> Iterator[Cue]:
+    """Every video frame's cue, in order, on the audio clock (the performance only, no model).
 
     ``on_time(t)`` runs before each frame's snapshot (a replayed set applies its recorded
     parameter changes there).
     """
-    registry, performance, rig = session.registry, session.performance, session.model.rig
+    registry, performance = session.registry, session.performance
     positions = [f.sample_pos for f in features]
     prev = -1
     onset = 0.0
@@ -113,7 +125,15 @@ def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_
         snap = registry.snapshot()
         groove = performance.step(hops, snap, t)
         onset = onset_envelope(onset, any(h.onset for h in new), 1.0 / fps if i else 0.0)
-        yield FrameJob(rig.inputs(groove), frame_uniforms(hops[-1], onset), snap.values)
+        yield Cue(groove, frame_uniforms(hops[-1], onset), snap.values)
+
+
+def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
+            on_time: Callable[[float], None] | None = None) -> Iterator[FrameJob]:
+    """Every video frame's job, in order: :func:`perform` and the current model's latent rig."""
+    rig = session.model.rig
+    for cue in perform(session, features, sample_rate, n_frames, fps, on_time):
+        yield FrameJob(rig.inputs(cue.groove), cue.uniforms, cue.values)
 
 
 class BatchRunner:
@@ -153,6 +173,46 @@ def render_identity(audio, session: Session, extra: dict | None) -> dict:
              "model_size": session.spec.model_size, "seed": session.spec.seed}
     ident.update(extra or {})
     return ident
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a render is cut into chunks, and the settings ``--resume`` must find unchanged.
+
+    Single-machine and cluster renders share it, so both write the same chunks to the same
+    folder: either can resume the other's interrupted render."""
+
+    n_frames: int
+    chunk_frames: int
+    meta: dict
+
+    @property
+    def ranges(self) -> list[tuple[int, int]]:
+        return chunk_ranges(self.n_frames, self.chunk_frames)
+
+
+def layout(audio, session: Session, size: tuple[int, int], fps: int, batch: int, encoding: Encoding,
+           chunk_seconds: float = CHUNK_SECONDS, identity: dict | None = None, effects: bool = True) -> Layout:
+    n_frames = int(round(len(audio.samples) / int(audio.sample_rate) * fps))
+    if n_frames < 1:
+        raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
+    chunk_frames = max(1, int(round(chunk_seconds * fps)))
+    chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
+    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, **encoding.meta(),
+            "chunk_frames": chunk_frames, "effects": effects,
+            **render_identity(audio, session, identity)}
+    return Layout(n_frames, chunk_frames, meta)
+
+
+def draw_frames(picture: OffscreenPicture, start: int, frames: np.ndarray, cues) -> np.ndarray:
+    """Model frames (numbered from ``start``) through the effect chain, each with its cue's
+    uniforms and values: the pictures the encoder takes."""
+    drawn = []
+    for n, (cue, frame) in enumerate(zip(cues, frames)):
+        picture.show((start + n, frame))
+        picture.draw(cue.uniforms, cue.values)
+        drawn.append(picture.pixels())
+    return np.stack(drawn)
 
 
 class ChunkedOutput:
@@ -235,14 +295,8 @@ def render(
     out = Path(out)
     samples, sr = audio.samples, int(audio.sample_rate)
     duration = len(samples) / sr
-    n_frames = int(round(duration * fps))
-    if n_frames < 1:
-        raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
-    chunk_frames = max(1, int(round(chunk_seconds * fps)))
-    chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
-    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, **encoding.meta(),
-            "chunk_frames": chunk_frames, "effects": effects,
-            **render_identity(audio, session, identity)}
+    lay = layout(audio, session, size, fps, batch, encoding, chunk_seconds, identity, effects)
+    n_frames, chunk_frames, meta = lay.n_frames, lay.chunk_frames, lay.meta
     output = ChunkedOutput(out, size, fps, n_frames, chunk_frames, meta, resume, progress, encoding,
                            stateful=effects)
 
@@ -268,12 +322,7 @@ def render(
             part = [next(jobs) for _ in range(min(batch, b - start))]
             frames = runner.run([j.inputs for j in part])
             if picture is not None:
-                drawn = []
-                for n, (job, frame) in enumerate(zip(part, frames)):
-                    picture.show((start + n, frame))
-                    picture.draw(job.uniforms, job.values)
-                    drawn.append(picture.pixels())
-                frames = np.stack(drawn)
+                frames = draw_frames(picture, start, frames, part)
             gen_s += time.perf_counter() - t_gen
             enc.put(frames)
 
