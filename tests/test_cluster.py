@@ -26,11 +26,9 @@ import av
 import numpy as np
 import pytest
 
-pytest.importorskip("ray", reason="the cluster extra: pip install 'livegan[cluster]'")
-
-from livegan.record.recorder import SetRecorder  # noqa: E402
-from livegan.session import Session, SessionSpec  # noqa: E402
-from test_recording import SR, music  # noqa: E402
+from livegan.record.recorder import SetRecorder
+from livegan.session import Session, SessionSpec
+from test_recording import SR, music
 
 LIVEGAN = [sys.executable, "-m", "livegan"]
 # Small on purpose (2 shared cores): 12 s at 4 fps, 12-frame chunks -> 4 chunks.
@@ -269,3 +267,8 @@ def test_without_the_extra_one_line_names_it(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "livegan[cluster]" in lines[0], proc.stderr
     assert not out.exists() and not (tmp_path / ".x.mp4.chunks").exists()
+
+
+def test_bad_worker_count_is_one_line(tmp_path):
+    proc = run_cli(["--demo", "-o", str(tmp_path / "x.mp4"), "--workers", "0"], os.environ, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "livegan: error: --workers 0: must be at least 1"

@@ -353,7 +353,6 @@ def render_on_cluster(
     t0 = time.perf_counter()
     weights = session.model_weights()
     timings["weights_read_s"] = time.perf_counter() - t0
-    setup = WorkerSetup(spec, tuple(size), fps, batch, effects, encoding, torch.get_num_threads())
     bar = None
     if progress:
         from tqdm import tqdm  # noqa: PLC0415
@@ -370,6 +369,9 @@ def render_on_cluster(
             timings["weights_put_s"] = time.perf_counter() - t0
             timings["weights_bytes"] = weights.nbytes
             del weights
+            # A worker sees only its own GPU (Ray sets CUDA_VISIBLE_DEVICES): "cuda" is that one.
+            wspec = replace(spec, device="cuda" if cl.gpus_per_worker else "cpu")
+            setup = WorkerSetup(wspec, tuple(size), fps, batch, effects, encoding, torch.get_num_threads())
             run = _Run(cl, store, plans, done, setup, weights_ref, len(lay.ranges), bar, shaders_digest(spec.shader_dir))
             t0 = time.perf_counter()
             run.run()
