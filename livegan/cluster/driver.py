@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 from ..errors import LiveganError
 from ..render.chunks import ChunkStore
 from ..render.encoder import Encoding, join_chunks
-from ..render.offline import CHUNK_SECONDS, RenderResult, layout, perform
+from ..render.offline import CHUNK_SECONDS, FeatureStream, RenderResult, layout, perform
 from ..session import Session
 from .connect import Cluster, ClusterOptions, cluster
 from .plan import ChunkPlan, chunk_plans, feedback_effects, shaders_digest
@@ -87,9 +87,11 @@ class _Chain:
 class _Run:
     """The scheduling loop: events from the workers in, chunk files and states out."""
 
-    def __init__(self, cl: Cluster, store: ChunkStore, plans: Iterator[ChunkPlan], done: set[int],
-                 setup: WorkerSetup, weights_ref, n_chunks: int, bar, digest: str) -> None:
-        self.ray, self.store, self.plans, self.setup = cl.ray, store, plans, setup
+    def __init__(self, cl: Cluster, store: ChunkStore, done: set[int], setup: WorkerSetup, weights_ref,
+                 n_chunks: int, bar, digest: str) -> None:
+        """Starts the workers (they build their pipelines while the driver analyses the audio)."""
+        self.ray, self.store, self.setup = cl.ray, store, setup
+        self.plans: Iterator[ChunkPlan] = iter(())
         self.resumable = done  # chunks an interrupted render finished
         self.n_chunks, self.bar, self.digest = n_chunks, bar, digest
         self.chain = _Chain(store, setup.effects)
@@ -114,7 +116,8 @@ class _Run:
             self._start(w)
 
     # ---- driving ---------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, plans: Iterator[ChunkPlan]) -> None:
+        self.plans = plans
         while len(self.finished) < self.n_chunks:
             self._assign()
             self._advance_chain()
@@ -157,7 +160,10 @@ class _Run:
 
     def _assign(self) -> None:
         while True:
-            free = [w for w in self.workers if w.ready and not w.dead and len(w.chunks) < WINDOW]
+            # A lost chunk the effect state waits for may go past a full window (else every
+            # window could hold chunks waiting for it).
+            window = WINDOW + (1 if self.queue and self.queue[0] == self.chain.pos + 1 else 0)
+            free = [w for w in self.workers if w.ready and not w.dead and len(w.chunks) < window]
             if not free:
                 return
             k = self._take()
@@ -332,8 +338,6 @@ def render_on_cluster(
     """``offline.render`` on a Ray cluster: the same arguments, the same output file."""
     import torch  # noqa: PLC0415
 
-    from ..audio.analyzer import analyze  # noqa: PLC0415
-
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     out = Path(out)
@@ -342,14 +346,10 @@ def render_on_cluster(
     store = ChunkStore(out, lay.meta, lay.ranges, resume, stateful=effects)
     done = store.prepare_any()
 
-    t0 = time.perf_counter()
-    features = analyze(samples, sr)
-    timings["analysis_s"] = time.perf_counter() - t0
     spec = session.spec
     if spec.shader_dir:  # the same folder on every node, named absolutely
         spec = replace(spec, shader_dir=str(Path(spec.shader_dir).resolve()))
     feedback = feedback_effects(spec.shader_dir) if effects else frozenset()
-    plans = chunk_plans(perform(session, features, sr, lay.n_frames, fps, on_time), lay.ranges, feedback)
     t0 = time.perf_counter()
     weights = session.model_weights()
     timings["weights_read_s"] = time.perf_counter() - t0
@@ -372,9 +372,11 @@ def render_on_cluster(
             # A worker sees only its own GPU (Ray sets CUDA_VISIBLE_DEVICES): "cuda" is that one.
             wspec = replace(spec, device="cuda" if cl.gpus_per_worker else "cpu")
             setup = WorkerSetup(wspec, tuple(size), fps, batch, effects, encoding, torch.get_num_threads())
-            run = _Run(cl, store, plans, done, setup, weights_ref, len(lay.ranges), bar, shaders_digest(spec.shader_dir))
+            run = _Run(cl, store, done, setup, weights_ref, len(lay.ranges), bar, shaders_digest(spec.shader_dir))
             t0 = time.perf_counter()
-            run.run()
+            # Analysed as the chunks are planned: the first chunks render while later audio is analysed.
+            features = FeatureStream(samples, sr)
+            run.run(chunk_plans(perform(session, features, sr, lay.n_frames, fps, on_time), lay.ranges, feedback))
             timings["render_s"] = time.perf_counter() - t0
             timings.update(run.totals)
             timings["workers"] = cl.workers

@@ -80,6 +80,33 @@ def features_at(frames: list[FeatureFrame], positions: list[int], sample_pos: in
     return frames[k]
 
 
+class FeatureStream:
+    """Analysis features, computed as the frames reach them: the same frames as ``analyze()``
+    (the analyzer is block-wise equal to a whole-file pass), but a render can start before the
+    whole song is analysed. A list of features already made works as a finished stream."""
+
+    READ_AHEAD_S = 2.0  # audio analysed per step past what a frame needs
+
+    def __init__(self, samples: np.ndarray | None, sample_rate: int, frames: list[FeatureFrame] | None = None) -> None:
+        from ..audio.analyzer import Analyzer  # noqa: PLC0415
+
+        self.samples, self.sample_rate = samples, sample_rate
+        self.frames: list[FeatureFrame] = list(frames or [])
+        self.positions = [f.sample_pos for f in self.frames]
+        self._analyzer = Analyzer(sample_rate) if samples is not None else None
+        self._done = 0  # samples analysed
+
+    def until(self, sample_pos: int) -> None:
+        """Analyse at least up to ``sample_pos`` (every hop whose audio ends there is in ``frames``)."""
+        if self._analyzer is None or self._done >= len(self.samples) or sample_pos < self._done:
+            return
+        end = min(len(self.samples), max(sample_pos + 1, self._done + int(self.READ_AHEAD_S * self.sample_rate)))
+        new = self._analyzer.process(self.samples[self._done:end])
+        self._done = end
+        self.frames.extend(new)
+        self.positions.extend(f.sample_pos for f in new)
+
+
 @dataclass(frozen=True)
 class Cue:
     """One output frame before the model: the performance's groove and how the effects draw it.
@@ -100,15 +127,16 @@ class FrameJob:
     values: Mapping[str, Any]  # the registry values of its tick
 
 
-def perform(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
-            on_time: Callable[[float], None] | None = None) -> Iterator[Cue]:
+def perform(session: Session, features: list[FeatureFrame] | FeatureStream, sample_rate: int, n_frames: int,
+            fps: int, on_time: Callable[[float], None] | None = None) -> Iterator[Cue]:
     """Every video frame's cue, in order, on the audio clock (the performance only, no model).
 
     ``on_time(t)`` runs before each frame's snapshot (a replayed set applies its recorded
     parameter changes there).
     """
     registry, performance = session.registry, session.performance
-    positions = [f.sample_pos for f in features]
+    stream = features if isinstance(features, FeatureStream) else FeatureStream(None, sample_rate, features)
+    features, positions = stream.frames, stream.positions  # grown in place by stream.until
     prev = -1
     onset = 0.0
     for i in range(n_frames):
@@ -117,6 +145,7 @@ def perform(session: Session, features: list[FeatureFrame], sample_rate: int, n_
             on_time(t)
         registry.clock = lambda t=t: t
         pos = int(round(t * sample_rate))
+        stream.until(pos)
         k = bisect.bisect_right(positions, pos) - 1
         # Every hop since the previous frame, so onsets and beats between frames count.
         new = features[prev + 1:k + 1] if k > prev else []
