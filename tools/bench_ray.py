@@ -59,6 +59,7 @@ from livegan.render.offline import perform, render, slice_clip  # noqa: E402
 from livegan.session import Session, SessionSpec  # noqa: E402
 
 GPU_FILE = RESULTS_DIR / "gpu-h200-2026-11-26.json"
+ANALYZER_FILE = RESULTS_DIR / "analyzer-cpu-2026-11-26.json"
 MODELS = {"SG2-1024": "sg2-f-1024", "SG3-T-1024": "sg3t-1024"}
 SET_FRAMES = 2 * 3600 * 60  # the issue's two-hour set at 60 fps
 CHUNK_FRAMES = 184  # 3 s at 60 fps in whole batches of 8
@@ -238,15 +239,32 @@ def x264_variants(sizes=(64, 192, 512), runs=12) -> dict:
     return out
 
 
+def quiet_analysis_s_per_audio_s() -> float:
+    """The analyzer's cost on this CPU when it was quiet (bench/results/analyzer-cpu-*.json, 48 kHz)."""
+    rows = json.loads(ANALYZER_FILE.read_text())["results"]
+    return 1.0 / max(r["realtime_factor"] for r in rows if r["sample_rate"] == 48000)
+
+
 def cost_model(measured: dict) -> dict:
-    """T(W) = fixed + max(frames * t_frame / W + chunks * o_chunk / W, driver) + chunks * t_join."""
+    """T(W) = fixed + max(frames * t_frame / W + chunks * o_chunk / W, driver) + chunks * t_join.
+
+    ``driver``: analysis and stepping as measured in this run (on a loaded machine), and
+    ``quiet_driver``: the same with the analyzer's figure from a quiet run of this CPU."""
+    out = {"scenario": {"frames": SET_FRAMES, "fps": 60, "size": "1024x1024", "chunks": SET_FRAMES // CHUNK_FRAMES,
+                        "chunk_frames": CHUNK_FRAMES, "note": "2-hour set; per-frame GPU times from " + GPU_FILE.name}}
+    out["models"] = _cost_model(measured, measured["driver"]["two_hour_set_60fps"]["driver_analysis_s"])
+    quiet = 7200 * quiet_analysis_s_per_audio_s()
+    out["quiet_driver"] = {"analysis_s": quiet, "source": ANALYZER_FILE.name,
+                           "models": _cost_model(measured, quiet)}
+    return out
+
+
+def _cost_model(measured: dict, analysis_s: float) -> dict:
     gpu = json.loads(GPU_FILE.read_text())["models"]
     chunks = SET_FRAMES // CHUNK_FRAMES
     drv, store, pc = measured["driver"], measured["object_store"], measured["per_chunk"]
     w2 = measured["throughput"]["2_workers"]["fixed_s"]
-    out = {"scenario": {"frames": SET_FRAMES, "fps": 60, "size": "1024x1024", "chunks": chunks,
-                        "chunk_frames": CHUNK_FRAMES, "note": "2-hour set; per-frame GPU times from " + GPU_FILE.name},
-           "models": {}}
+    out = {}
     for name, key in MODELS.items():
         m = gpu[key]
         for prec in ("eager_fp32", "eager_fp16"):
@@ -256,19 +274,18 @@ def cost_model(measured: dict) -> dict:
             join = chunks * pc["join_s_per_chunk"]
             # The driver analyses and steps the performance while the workers render (the chunks'
             # plans are made as workers need them): its rate bounds the cluster's.
-            step_bound = (drv["two_hour_set_60fps"]["driver_analysis_s"]
-                          + SET_FRAMES * drv["step_ms_per_frame"] / 1e3)
+            step_bound = analysis_s + SET_FRAMES * drv["step_ms_per_frame"] / 1e3
 
             def t(w: int) -> float:
                 work = SET_FRAMES * t_frame / w + chunks * pc["scheduling_overhead_s"] / w
                 return fixed + max(work, step_bound) + join
 
-            one = SET_FRAMES * t_frame + drv["two_hour_set_60fps"]["driver_analysis_s"]  # one machine, no cluster
+            one = SET_FRAMES * t_frame + analysis_s  # one machine: analysis, then the frames
             # With trails (feedback) on, each chunk's effect pass waits for the one before: the
             # render goes no faster than one worker draws. Not measurable here (no GPU): shown for
             # an assumed 1 ms per 1024x1024 frame (a few fragment passes and a readback).
             chain_s = SET_FRAMES * ASSUMED_GPU_DRAW_MS / 1e3
-            out["models"][f"{name} {prec}"] = {
+            out[f"{name} {prec}"] = {
                 "t_frame_ms": t_frame * 1e3, "fixed_s": fixed, "join_s": join, "driver_bound_s": step_bound,
                 "hours": {str(w): t(w) / 3600 for w in GPUS},
                 "speedup_vs_one_machine": {str(w): one / t(w) for w in GPUS},
@@ -286,7 +303,15 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=16.0)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--fps", type=int, default=8)
+    ap.add_argument("--model-only", metavar="JSON", help="recompute the cost model of an earlier result file")
     args = ap.parse_args()
+    if args.model_only:
+        path = Path(args.model_only)
+        result = json.loads(path.read_text())
+        result["cost_model"] = cost_model(result)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["cost_model"], indent=1))
+        return
     clip = slice_clip(demo_track(), 0.0, args.duration)
     result: dict = {"load_avg_start": load(), "settings": vars(args)}
     result["driver"] = driver_costs(slice_clip(demo_track(), 0.0, 30.0), 30, args.size)
