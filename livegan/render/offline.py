@@ -277,9 +277,12 @@ class ChunkedOutput:
                     with VideoEncoder(self.store.path(k), self.size[0], self.size[1], self.fps,
                                       encoding=self.encoding) as enc:
                         chunk(k, a, b, enc)
+                        # The state before the chunk's file appears (renamed into place as the
+                        # encoder closes): a kill between the two never leaves a chunk --resume
+                        # must throw away for want of its state.
+                        if picture_state is not None:
+                            self.store.save_state(k, picture_state())
                     self.enc_s += enc.stats.seconds
-                    if picture_state is not None:
-                        self.store.save_state(k, picture_state())
                 except LiveganError as exc:
                     raise LiveganError(f"{exc}; {k} finished chunks are kept: run again with --resume") from None
                 if bar:
