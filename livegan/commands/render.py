@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,12 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted render of the same settings from its last complete chunk")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="render on a Ray cluster with N workers, one GPU each where there are GPUs "
+                        "(without --ray-address: a cluster on this machine; needs livegan[cluster])")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="join the Ray cluster whose head is at ADDR (HOST:PORT, or auto) and render on it "
+                        "(default --workers: one per GPU there)")
 
 
 def _identity(model: str, replay: str | None) -> dict:
@@ -104,6 +111,11 @@ def _check_args(args: argparse.Namespace) -> None:
             raise LiveganError(f"-o {args.output}: folder {out.parent} does not exist (create it first)")
         if not os.access(out.parent, os.W_OK):
             raise LiveganError(f"-o {args.output}: folder {out.parent} is not writable")
+    if args.workers is not None or args.ray_address is not None:
+        from ..cluster.connect import ClusterOptions, import_ray, on_loopback  # noqa: PLC0415
+
+        ClusterOptions(args.workers, args.ray_address)  # checks the values
+        import_ray(on_loopback(args.ray_address))  # or one line naming the extra
 
 
 @dataclass(frozen=True)
@@ -126,10 +138,28 @@ def _output(args: argparse.Namespace) -> _Output:
                    Encoding(args.crf, args.x264_preset, args.lossless), not args.quiet)
 
 
+def _on_cluster(args: argparse.Namespace) -> bool:
+    return args.workers is not None or args.ray_address is not None
+
+
+def _renderer(args: argparse.Namespace):
+    """``offline.render``, or the same on a Ray cluster (``--workers``/``--ray-address``)."""
+    if not _on_cluster(args):
+        from ..render.offline import render  # noqa: PLC0415
+
+        return render
+    from functools import partial  # noqa: PLC0415
+
+    from ..cluster.connect import ClusterOptions  # noqa: PLC0415
+    from ..cluster.driver import render_on_cluster  # noqa: PLC0415
+
+    return partial(render_on_cluster, options=ClusterOptions(args.workers, args.ray_address))
+
+
 def _render_audio(args: argparse.Namespace, o: _Output):
     """A song (or the demo) through a fresh session."""
     from ..audio.io import load_audio  # noqa: PLC0415
-    from ..render.offline import render, slice_clip  # noqa: PLC0415
+    from ..render.offline import slice_clip  # noqa: PLC0415
     from ..session import Session  # noqa: PLC0415
 
     if args.demo:
@@ -143,8 +173,9 @@ def _render_audio(args: argparse.Namespace, o: _Output):
             raise LiveganError("no audio: give an AUDIO file, or --demo")
         clip = load_audio(args.audio)
     clip = slice_clip(clip, args.start, args.duration)
-    session = Session(session_spec(args, int(clip.sample_rate)))
-    return render(clip, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
+    # On a cluster the workers build the model; the driver only reads its weights.
+    session = Session(session_spec(args, int(clip.sample_rate)), load_model=not _on_cluster(args))
+    return _renderer(args)(clip, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
                   progress=o.progress, encoding=o.encoding, resume=args.resume,
                   identity=_identity(session.spec.model, None), effects=not args.no_effects)
 
@@ -153,7 +184,6 @@ def _render_replay(args: argparse.Namespace, o: _Output):
     """A recorded set: at the live instants (exact, checkable), or anew at ``--fps``."""
     from ..record.replay import SetReplayer  # noqa: PLC0415
     from ..record.setfile import load_set  # noqa: PLC0415
-    from ..render.offline import render  # noqa: PLC0415
     from ..render.replay import render_replay  # noqa: PLC0415
     from ..session import Session  # noqa: PLC0415
 
@@ -175,16 +205,22 @@ def _render_replay(args: argparse.Namespace, o: _Output):
         import torch  # noqa: PLC0415
 
         torch.set_num_threads(int(threads))
-    session = Session(spec)  # the set's own start values replace the preset's as the replay begins
+    # The set's own start values replace the preset's as the replay begins.
+    session = Session(spec, load_model=exact or not _on_cluster(args))
     identity = _identity(spec.model, args.replay)
     if exact:
+        if _on_cluster(args):
+            # Every displayed record is drawn in order, crossfading the model frames: one machine.
+            print("livegan: --replay at the live instants renders on this machine (give --fps N to render "
+                  "on the cluster)", file=sys.stderr)
         refresh = max(1, round(float(recorded.meta.get("refresh_hz", 30.0))))
         return render_replay(recorded, o.path, session, o.size or live_size, refresh, batch=args.batch or 1,
                              progress=o.progress, encoding=o.encoding, resume=args.resume, check=args.check,
                              identity=identity)
-    return render(recorded.audio, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
-                  progress=o.progress, encoding=o.encoding, on_time=SetReplayer(recorded, session.registry).advance,
-                  resume=args.resume, identity=identity, effects=not args.no_effects)
+    return _renderer(args)(recorded.audio, o.path, session, size=o.size or (512, 512), fps=o.fps or 30,
+                           batch=args.batch or 8, progress=o.progress, encoding=o.encoding,
+                           on_time=SetReplayer(recorded, session.registry).advance, resume=args.resume,
+                           identity=identity, effects=not args.no_effects)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -215,7 +215,12 @@ class EffectChain:
         return out
 
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
-        """Load what ``state()`` saved (the textures are created at the saved size)."""
+        """Load what ``state()`` saved (the textures are created at the saved size). A feeding-back
+        effect absent from ``state`` starts from black, as in a fresh chain (a cluster worker
+        draws chunks of several places in the show with one chain)."""
+        for name, eff in self.effects.items():
+            if name not in state and eff._feedback:
+                eff._release_targets()
         for name, arr in state.items():
             eff = self.effects.get(name)
             if eff is None:

@@ -111,12 +111,41 @@ def apply_precision(gen: Generator, precision: str, device: torch.device) -> Gen
     return gen
 
 
+@dataclass(frozen=True)
+class ModelWeights:
+    """A model's weights in memory, to build the same generator in another process (a cluster
+    worker) without its file: a file's network as read here, or the embedded model's tensors
+    as built here (its calibration sums run in the order of this machine's torch threads, so
+    shipping them keeps every worker's weights bit-identical)."""
+
+    network: OfficialNetwork | None = None
+    builtin: dict[str, torch.Tensor] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        tensors = self.network.state_dict if self.network is not None else (self.builtin or {})
+        return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def read_weights(spec: str | os.PathLike, size: int | None = None) -> ModelWeights:
+    """``spec``'s weights, for :func:`load_generator` elsewhere (the file is read once, here)."""
+    text = os.fspath(spec)
+    builtin = parse_builtin(text)
+    if builtin is None:
+        return ModelWeights(network=read_network(text))
+    from .builtin import BuiltinGenerator
+
+    gen = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=int(size or BUILTIN_SIZE))
+    return ModelWeights(builtin={k: v.detach().clone() for k, v in gen.state_dict().items()})
+
+
 def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "auto",
-                   size: int | None = None) -> Generator:
+                   size: int | None = None, weights: ModelWeights | None = None) -> Generator:
     """A ready-to-run generator (eval mode, no grads) from ``spec`` on ``device``.
 
     The one place a model spec becomes a generator. ``size`` is the side the embedded model
     renders at (it has no native size; default 512); a file's model keeps its own resolution.
+    ``weights`` (from :func:`read_weights`) replace reading the file or seeding the weights.
     """
     dev = _device(device)
     text = os.fspath(spec)
@@ -125,6 +154,10 @@ def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", 
         from .builtin import BuiltinGenerator
 
         gen: Generator = BuiltinGenerator(seed=builtin.seed, world=builtin.world, resolution=int(size or BUILTIN_SIZE))
+        if weights is not None and weights.builtin is not None:
+            gen.load_state_dict(weights.builtin)
+    elif weights is not None and weights.network is not None:
+        gen = build_network(weights.network)
     else:
         gen = build_network(read_network(text))
     gen = gen.eval().requires_grad_(False).to(dev)

@@ -5,8 +5,7 @@ a hidden folder next to the output (``.OUT.mp4.chunks/``) with the render's sett
 ``render.json``. Only when every chunk is there are they joined (with the audio) into
 OUT, and the folder is removed. ``--resume`` keeps every chunk that decodes to the right
 number of frames and renders the rest; settings that differ from the interrupted render
-are refused, so a resumed file is never a mix of two looks. A render with other settings
-is told that the folder is a stale partial render (not asked to --resume it).
+are refused, so a resumed file is never a mix of two looks.
 """
 
 from __future__ import annotations
@@ -71,13 +70,34 @@ class ChunkStore:
 
     def prepare(self) -> int:
         """Create or check the folder; the index of the first chunk still to render."""
+        if not self._open():
+            return 0
+        first = 0
+        for k, (a, b) in enumerate(self.ranges):
+            if decoded_frames(self.path(k)) != b - a or (self.stateful and not self.state_path(k).is_file()):
+                break
+            first = k + 1
+        self._keep(range(first))
+        return first
+
+    def prepare_any(self) -> set[int]:
+        """Like ``prepare`` for a render whose chunks finish in any order (a cluster): every
+        chunk that decodes to its frames is kept, gaps or not. Whether a kept chunk also needs
+        its effect state is the caller's to judge (``state_path``)."""
+        if not self._open():
+            return set()
+        done = {k for k, (a, b) in enumerate(self.ranges) if decoded_frames(self.path(k)) == b - a}
+        self._keep(done)
+        return done
+
+    def _open(self) -> bool:
+        """Create the folder (False: a new render) or check an interrupted one's settings (True)."""
         if self.dir.exists() and not any(self.dir.glob("chunk-*.mp4")):
             self.clear()  # an attempt that failed before finishing any chunk: nothing to keep
         if not self.dir.exists():
             self._write_meta()
-            return 0
-        old = self._read_meta()
-        changed = self._changed(old)
+            return False
+        changed = self._changed(self._read_meta())
         if not self.resume and changed:
             raise LiveganError(f"{self.out}: {self.dir} holds a stale partial render made with other settings "
                                f"({changed}); delete that folder to render with these settings")
@@ -87,16 +107,25 @@ class ChunkStore:
         if changed:
             raise LiveganError(f"--resume: the interrupted render of {self.out} used other settings "
                                f"({changed}); delete {self.dir} to start over")
-        first = 0
-        for k, (a, b) in enumerate(self.ranges):
-            if decoded_frames(self.path(k)) != b - a or (self.stateful and not self.state_path(k).is_file()):
-                break
-            first = k + 1
-        keep = {self.path(k).name for k in range(first)} | {self.state_path(k).name for k in range(first)} | {META_NAME}
-        for p in self.dir.iterdir():  # partial files of the killed run, chunks after a gap
+        return True
+
+    def _keep(self, chunks) -> None:
+        """Remove everything but these chunks, their states and the settings (partial files of
+        the killed run, chunks after a gap)."""
+        keep = {self.path(k).name for k in chunks} | {self.state_path(k).name for k in chunks} | {META_NAME}
+        for p in self.dir.iterdir():
             if p.name not in keep:
                 p.unlink(missing_ok=True)
-        return first
+
+    def write_chunk(self, k: int, data: bytes) -> None:
+        """Chunk ``k``'s finished MP4, encoded elsewhere (written atomically)."""
+        tmp = self.dir / f".chunk-{k:05d}.tmp.mp4"
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.path(k))
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(self.dir, exc) from None
 
     def state_path(self, k: int) -> Path:
         return self.dir / f"state-{k:05d}.npz"

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..audio.features import FeatureFrame
 from ..conductor.inputs import GeneratorInputs
+from ..conductor.performance import Groove
 from ..errors import LiveganError
 from ..gl.effects import FrameUniforms
 from ..gl.uniforms import frame_uniforms, onset_envelope
@@ -79,6 +80,44 @@ def features_at(frames: list[FeatureFrame], positions: list[int], sample_pos: in
     return frames[k]
 
 
+class FeatureStream:
+    """Analysis features, computed as the frames reach them: the same frames as ``analyze()``
+    (the analyzer is block-wise equal to a whole-file pass), but a render can start before the
+    whole song is analysed. A list of features already made works as a finished stream."""
+
+    READ_AHEAD_S = 2.0  # audio analysed per step past what a frame needs
+
+    def __init__(self, samples: np.ndarray | None, sample_rate: int, frames: list[FeatureFrame] | None = None) -> None:
+        from ..audio.analyzer import Analyzer  # noqa: PLC0415
+
+        self.samples, self.sample_rate = samples, sample_rate
+        self.frames: list[FeatureFrame] = list(frames or [])
+        self.positions = [f.sample_pos for f in self.frames]
+        self._analyzer = Analyzer(sample_rate) if samples is not None else None
+        self._done = 0  # samples analysed
+
+    def until(self, sample_pos: int) -> None:
+        """Analyse at least up to ``sample_pos`` (every hop whose audio ends there is in ``frames``)."""
+        if self._analyzer is None or self._done >= len(self.samples) or sample_pos < self._done:
+            return
+        end = min(len(self.samples), max(sample_pos + 1, self._done + int(self.READ_AHEAD_S * self.sample_rate)))
+        new = self._analyzer.process(self.samples[self._done:end])
+        self._done = end
+        self.frames.extend(new)
+        self.positions.extend(f.sample_pos for f in new)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One output frame before the model: the performance's groove and how the effects draw it.
+
+    Model-free and small, so a cluster driver steps the performance once and ships these."""
+
+    groove: Groove
+    uniforms: FrameUniforms
+    values: Mapping[str, Any]  # the registry values of its tick
+
+
 @dataclass(frozen=True)
 class FrameJob:
     """One output frame: what the model makes, and how the effects draw it."""
@@ -88,15 +127,16 @@ class FrameJob:
     values: Mapping[str, Any]  # the registry values of its tick
 
 
-def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
-            on_time: Callable[[float], None] | None = None) -> Iterator[FrameJob]:
-    """Every video frame's job, in order, on the audio clock.
+def perform(session: Session, features: list[FeatureFrame] | FeatureStream, sample_rate: int, n_frames: int,
+            fps: int, on_time: Callable[[float], None] | None = None) -> Iterator[Cue]:
+    """Every video frame's cue, in order, on the audio clock (the performance only, no model).
 
     ``on_time(t)`` runs before each frame's snapshot (a replayed set applies its recorded
     parameter changes there).
     """
-    registry, performance, rig = session.registry, session.performance, session.model.rig
-    positions = [f.sample_pos for f in features]
+    registry, performance = session.registry, session.performance
+    stream = features if isinstance(features, FeatureStream) else FeatureStream(None, sample_rate, features)
+    features, positions = stream.frames, stream.positions  # grown in place by stream.until
     prev = -1
     onset = 0.0
     for i in range(n_frames):
@@ -105,6 +145,7 @@ def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_
             on_time(t)
         registry.clock = lambda t=t: t
         pos = int(round(t * sample_rate))
+        stream.until(pos)
         k = bisect.bisect_right(positions, pos) - 1
         # Every hop since the previous frame, so onsets and beats between frames count.
         new = features[prev + 1:k + 1] if k > prev else []
@@ -113,7 +154,15 @@ def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_
         snap = registry.snapshot()
         groove = performance.step(hops, snap, t)
         onset = onset_envelope(onset, any(h.onset for h in new), 1.0 / fps if i else 0.0)
-        yield FrameJob(rig.inputs(groove), frame_uniforms(hops[-1], onset), snap.values)
+        yield Cue(groove, frame_uniforms(hops[-1], onset), snap.values)
+
+
+def conduct(session: Session, features: list[FeatureFrame], sample_rate: int, n_frames: int, fps: int,
+            on_time: Callable[[float], None] | None = None) -> Iterator[FrameJob]:
+    """Every video frame's job, in order: :func:`perform` and the current model's latent rig."""
+    rig = session.model.rig
+    for cue in perform(session, features, sample_rate, n_frames, fps, on_time):
+        yield FrameJob(rig.inputs(cue.groove), cue.uniforms, cue.values)
 
 
 class BatchRunner:
@@ -155,6 +204,46 @@ def render_identity(audio, session: Session, extra: dict | None) -> dict:
     return ident
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a render is cut into chunks, and the settings ``--resume`` must find unchanged.
+
+    Single-machine and cluster renders share it, so both write the same chunks to the same
+    folder: either can resume the other's interrupted render."""
+
+    n_frames: int
+    chunk_frames: int
+    meta: dict
+
+    @property
+    def ranges(self) -> list[tuple[int, int]]:
+        return chunk_ranges(self.n_frames, self.chunk_frames)
+
+
+def layout(audio, session: Session, size: tuple[int, int], fps: int, batch: int, encoding: Encoding,
+           chunk_seconds: float = CHUNK_SECONDS, identity: dict | None = None, effects: bool = True) -> Layout:
+    n_frames = int(round(len(audio.samples) / int(audio.sample_rate) * fps))
+    if n_frames < 1:
+        raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
+    chunk_frames = max(1, int(round(chunk_seconds * fps)))
+    chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
+    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, **encoding.meta(),
+            "chunk_frames": chunk_frames, "effects": effects,
+            **render_identity(audio, session, identity)}
+    return Layout(n_frames, chunk_frames, meta)
+
+
+def draw_frames(picture: OffscreenPicture, start: int, frames: np.ndarray, cues) -> np.ndarray:
+    """Model frames (numbered from ``start``) through the effect chain, each with its cue's
+    uniforms and values: the pictures the encoder takes."""
+    drawn = []
+    for n, (cue, frame) in enumerate(zip(cues, frames)):
+        picture.show((start + n, frame))
+        picture.draw(cue.uniforms, cue.values)
+        drawn.append(picture.pixels())
+    return np.stack(drawn)
+
+
 class ChunkedOutput:
     """The chunk loop every render shares: encode chunk after chunk, keep the effects' state
     at each boundary, join with the original audio at the end, with a progress bar."""
@@ -188,9 +277,12 @@ class ChunkedOutput:
                     with VideoEncoder(self.store.path(k), self.size[0], self.size[1], self.fps,
                                       encoding=self.encoding) as enc:
                         chunk(k, a, b, enc)
+                        # The state before the chunk's file appears (renamed into place as the
+                        # encoder closes): a kill between the two never leaves a chunk --resume
+                        # must throw away for want of its state.
+                        if picture_state is not None:
+                            self.store.save_state(k, picture_state())
                     self.enc_s += enc.stats.seconds
-                    if picture_state is not None:
-                        self.store.save_state(k, picture_state())
                 except LiveganError as exc:
                     raise LiveganError(f"{exc}; {k} finished chunks are kept: run again with --resume") from None
                 if bar:
@@ -235,14 +327,8 @@ def render(
     out = Path(out)
     samples, sr = audio.samples, int(audio.sample_rate)
     duration = len(samples) / sr
-    n_frames = int(round(duration * fps))
-    if n_frames < 1:
-        raise LiveganError(f"{audio.path or 'audio'}: too short to render a single frame at {fps} fps")
-    chunk_frames = max(1, int(round(chunk_seconds * fps)))
-    chunk_frames = -(-chunk_frames // batch) * batch  # whole batches, so a resumed chunk batches alike
-    meta = {"format": 2, "frames": n_frames, "fps": fps, "size": list(size), "batch": batch, **encoding.meta(),
-            "chunk_frames": chunk_frames, "effects": effects,
-            **render_identity(audio, session, identity)}
+    lay = layout(audio, session, size, fps, batch, encoding, chunk_seconds, identity, effects)
+    n_frames, chunk_frames, meta = lay.n_frames, lay.chunk_frames, lay.meta
     output = ChunkedOutput(out, size, fps, n_frames, chunk_frames, meta, resume, progress, encoding,
                            stateful=effects)
 
@@ -268,12 +354,7 @@ def render(
             part = [next(jobs) for _ in range(min(batch, b - start))]
             frames = runner.run([j.inputs for j in part])
             if picture is not None:
-                drawn = []
-                for n, (job, frame) in enumerate(zip(part, frames)):
-                    picture.show((start + n, frame))
-                    picture.draw(job.uniforms, job.values)
-                    drawn.append(picture.pixels())
-                frames = np.stack(drawn)
+                frames = draw_frames(picture, start, frames, part)
             gen_s += time.perf_counter() - t_gen
             enc.put(frames)
 

@@ -95,19 +95,28 @@ class Session:
         apply_preset(self.registry, preset, source=source)
         self.preset: Preset | None = preset
 
-    def load_model(self, model: str, precision: str = "auto") -> ModelPath:
-        """Generator + rig + engine for a model spec (also what a hot swap builds)."""
+    def load_model(self, model: str, precision: str = "auto", weights=None) -> ModelPath:
+        """Generator + rig + engine for a model spec (also what a hot swap builds); ``weights``
+        (``model_weights()`` of another session, e.g. from a cluster's object store) replace
+        reading the model file."""
         from ..models.load import load_generator  # noqa: PLC0415
         from ..synth.engine import Engine, pick_device  # noqa: PLC0415
 
         dev = pick_device(self.spec.device)
         size = self.spec.model_size
-        gen = load_generator(model, dev, precision, size=size)
+        gen = load_generator(model, dev, precision, size=size, weights=weights)
         resize = (size, size) if size and size != gen.resolution else None
         engine = Engine(gen, dev, size=resize)
         side = size or gen.resolution
         label = f"{Path(model).name} {side}px" + (f" {precision}" if precision != "auto" else "")
         return ModelPath(LatentRig(gen), engine, label, str(model))
+
+    def model_weights(self):
+        """The spec's model weights in memory (``models.load.ModelWeights``), for sessions
+        built elsewhere with the same spec: they build the same generator from them."""
+        from ..models.load import read_weights  # noqa: PLC0415
+
+        return read_weights(self.spec.model, self.spec.model_size)
 
     def conductor(self) -> Conductor:
         """The performance driving the current model (offline renderers step this)."""
