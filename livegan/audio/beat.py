@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clock.external import lead_position
+
 MIN_BPM = 70.0
 MAX_BPM = 180.0
 
@@ -252,6 +254,7 @@ class BeatClock:
         self.taps = TapTempo()
         self.beats = 0.0
         self.bpm = 0.0
+        self.running = True  # False while a leading clock's transport is stopped (``follow``)
         self._t: float | None = None
 
     def tap(self, t: float) -> None:
@@ -262,6 +265,7 @@ class BeatClock:
         """Advance to audio time ``t``; returns (a beat passed, a bar passed)."""
         dt = 0.0 if self._t is None else max(0.0, t - self._t)
         self._t = t
+        self.running = True
         bpm, phase = self._source(t, tempo_bpm, beat_phase, source, manual_bpm)
         before = self.beats
         if bpm > 0:
@@ -270,6 +274,22 @@ class BeatClock:
                 err = (phase - self.beats + 0.5) % 1.0 - 0.5
                 self.beats += err * (1.0 - math.exp(-dt / self.pull_s) if dt > 0 else 0.0)
         self.bpm = bpm
+        beat = math.floor(self.beats) > math.floor(before)
+        bar = math.floor(self.beats / 4.0) > math.floor(before / 4.0)
+        return beat, bar
+
+    def follow(self, t: float, bpm: float, beats: float | None, playing: bool = True) -> tuple[bool, bool]:
+        """Advance to ``t`` led by an external clock (``livegan.clock``: Link, MIDI clock, a tempo
+        map): its tempo, and with ``beats`` its beat and bar phase (``lead_position``: a glide,
+        never a jump). Stopped (``playing`` False), the count holds until the transport starts."""
+        dt = 0.0 if self._t is None else max(0.0, t - self._t)
+        self._t = t
+        before, start = self.beats, not self.running
+        self.bpm, self.running = bpm, playing
+        if playing and bpm > 0:
+            predicted = before + dt * bpm / 60.0
+            self.beats = predicted if beats is None else lead_position(before, predicted, beats, dt, self.pull_s,
+                                                                       start)
         beat = math.floor(self.beats) > math.floor(before)
         bar = math.floor(self.beats / 4.0) > math.floor(before / 4.0)
         return beat, bar

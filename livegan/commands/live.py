@@ -10,6 +10,7 @@ import signal
 import sys
 
 from ..errors import LiveganError
+from .rig_options import add_rig_options, rig_config
 
 
 def _stop_on_sigint(app):
@@ -72,6 +73,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--record", metavar="SET", default=None,
                    help="record the input audio and every parameter change into the folder SET "
                         "(re-render it with `livegan render --replay SET`)")
+    add_rig_options(p)
 
 
 def live_config(args: argparse.Namespace):
@@ -83,7 +85,7 @@ def live_config(args: argparse.Namespace):
                       preset=args.preset, monitor=args.monitor, fullscreen=args.fullscreen, headless=args.headless,
                       duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
                       device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
-                      seed=args.seed, hud=not args.no_hud, record=args.record)
+                      seed=args.seed, hud=not args.no_hud, record=args.record, **rig_config(args))
 
 
 def run(args: argparse.Namespace) -> int:
