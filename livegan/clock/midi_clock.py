@@ -1,4 +1,4 @@
-"""MIDI clock in and out (24 pulses a quarter note), through the ``midi`` extra (mido + python-rtmidi).
+"""MIDI clock in and out (24 pulses a quarter note), through the ``midi`` extra (python-rtmidi).
 
 In (``--midi-clock-in NAME``): the tempo of the pulses, smoothed by a least-squares line
 through the last two beats of arrival times (a USB or JACK MIDI path delivers pulses in
@@ -30,14 +30,19 @@ from ..audio.features import Clock
 from ..errors import LiveganError
 from ..params.registry import Snapshot
 from .external import BEATS_PER_BAR, ExternalTempo
+from .tempo_map import MAX_BPM, MIN_BPM
 
 log = logging.getLogger("livegan.midi_clock")
 
 PPQN = 24
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
-WINDOW = 2 * PPQN  # pulses the tempo line is fitted through
-MIN_PULSES = 6  # fewer give no tempo yet
+WINDOW = 4 * PPQN  # pulses the tempo line is fitted through ...
+RECENT = PPQN  # ... unless the last beat's pulses disagree with it by more than CHANGE: a new tempo
+CHANGE = 0.05
+MIN_PULSES = 12  # fewer (or a shorter span than MIN_SPAN_S: one burst) give no tempo yet
+MIN_SPAN_S = 0.2
 LOST_S = 1.0  # no pulse for this long: MIDI clock no longer leads
+GAP_S = 0.25  # a longer pause between pulses (two periods at 20 BPM) starts a new run
 PULSES_PER_SPP = 6  # a song position unit is a sixteenth note
 
 
@@ -58,6 +63,7 @@ class MidiClockFollower:
         self.transport: str = "free"  # free (clock, never started), playing, stopped
         self._base = (0, 0)  # (pulse number, position in pulses) where the transport last started
         self._held = 0  # position (pulses) while stopped, moved by a song position
+        self._slope: float | None = None  # seconds per pulse, the last line's
         self.pulses = 0
         self.starts = 0
 
@@ -68,8 +74,8 @@ class MidiClockFollower:
         status = data[0]
         with self._lock:
             if status == CLOCK:
-                if self._arrivals and t - self._arrivals[-1][1] > self.lost_s:
-                    self._arrivals.clear()  # a new run of pulses: the old line says nothing about it
+                if self._arrivals and t - self._arrivals[-1][1] > GAP_S:
+                    self._arrivals.clear()  # a new run of pulses: the old line says nothing about its times
                 self._arrivals.append((self._n, t))
                 self._n += 1
                 self.pulses += 1
@@ -86,6 +92,11 @@ class MidiClockFollower:
                 if self.transport == "playing":  # a jump while playing: counts from the next pulse
                     self._base = (self._n, self._held)
 
+    def _trim(self, keep: int) -> None:
+        with self._lock:
+            while len(self._arrivals) > keep:
+                self._arrivals.popleft()
+
     def _position(self, n: float) -> float:
         """Transport position (pulses) of pulse number ``n`` while playing."""
         return self._base[1] + (n - self._base[0])
@@ -93,70 +104,112 @@ class MidiClockFollower:
     def reading(self, now: float) -> ExternalTempo | None:
         """Where the sender is at host time ``now``; None while it does not lead."""
         with self._lock:
-            if len(self._arrivals) < MIN_PULSES or now - self._arrivals[-1][1] > self.lost_s:
+            if not self._arrivals or now - self._arrivals[-1][1] > self.lost_s:
                 return None
-            n, times = np.array([a[0] for a in self._arrivals], float), np.array([a[1] for a in self._arrivals])
-            transport, held = self.transport, self._held
-            last = self._n - 1
-            base = self._base
-        # Time of each pulse number on a straight line: the slope is the smoothed pulse period.
-        slope, intercept = np.polyfit(n - n[0], times - times[0], 1)
-        if not slope > 0:
+            n = np.array([a[0] for a in self._arrivals], float)
+            times = np.array([a[1] for a in self._arrivals])
+            transport, held, last, base = self.transport, self._held, self._n - 1, self._base
+        n_now = None
+        if len(n) >= MIN_PULSES and times[-1] - times[0] >= MIN_SPAN_S:
+            # Time of each pulse number on a straight line: the slope is the smoothed pulse period.
+            slope, intercept = robust_line(n - n[0], times - times[0])
+            if len(n) > RECENT:
+                recent = robust_line(n[-RECENT:] - n[-RECENT], times[-RECENT:] - times[-RECENT])
+                if slope > 0 and abs(recent[0] / slope - 1.0) > CHANGE:  # the tempo moved: forget the old line
+                    self._trim(RECENT)
+                    n, times, (slope, intercept) = n[-RECENT:], times[-RECENT:], recent
+            if 60.0 / (MAX_BPM * PPQN) <= slope <= 60.0 / (MIN_BPM * PPQN):
+                self._slope = float(slope)
+                n_now = n[0] + (now - times[0] - intercept) / slope
+        if self._slope is None:
             return None
-        bpm = 60.0 / (slope * PPQN)
+        if n_now is None:  # a new run of pulses, too short for a line yet: the last tempo from its newest pulse
+            n_now = n[-1] + (now - times[-1]) / self._slope
+        bpm = 60.0 / (self._slope * PPQN)
         if transport == "free":
             return ExternalTempo(bpm, None, True, self.source, now)
         if transport == "stopped":
             return ExternalTempo(bpm, held / PPQN, False, self.source, now)
-        # The pulse number now, on the line, at most one pulse past the last one heard.
-        n_now = min(n[0] + (now - times[0] - intercept) / slope, last + 1.0)
+        n_now = min(n_now, last + 1.0)  # never more than a pulse past the last one heard
         return ExternalTempo(bpm, (base[1] + n_now - base[0]) / PPQN, True, self.source, now)
 
 
-def _backend(api: str | None) -> Any:
+def robust_line(n: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """``t ~ intercept + slope * n`` through pulses by least squares, refitted without the
+    pulses far off the first line (a sender's or a system's hiccup: many times the spread
+    that a MIDI system's periodic bursts give every pulse)."""
+    slope, intercept = np.polyfit(n, t, 1)
+    res = t - (intercept + slope * n)
+    keep = np.abs(res) <= 3.0 * 1.4826 * float(np.median(np.abs(res))) + 1e-3
+    if keep.sum() >= max(MIN_PULSES // 2, 2) and not keep.all():
+        slope, intercept = np.polyfit(n[keep], t[keep], 1)
+    return float(slope), float(intercept)
+
+
+def _rtmidi() -> Any:
     try:
-        import mido  # noqa: PLC0415
+        import rtmidi  # noqa: PLC0415
     except ImportError:
-        raise LiveganError("MIDI clock needs the optional extra: pip install 'livegan[midi]' (mido, python-rtmidi)") \
+        raise LiveganError("MIDI clock needs the optional extra: pip install 'livegan[midi]' (python-rtmidi)") \
             from None
-    return mido.Backend("mido.backends.rtmidi" + (f"/{api}" if api else ""), load=True) if api else mido
+    return rtmidi
 
 
-def open_port(direction: str, name: str, api: str | None = None, callback: Callable | None = None) -> tuple[Any, str]:
+def open_port(direction: str, name: str, api: str | None = None) -> tuple[Any, str]:
     """An existing MIDI port whose name contains ``name``, else a new virtual port ``name``.
 
-    ``direction`` is "input" or "output"; returns the port and what it is, for the log."""
-    backend = _backend(api)
+    ``direction`` is "input" or "output"; returns the rtmidi object and what it opened, for
+    the log. python-rtmidi directly, without a callback: a callback runs Python on the MIDI
+    system's own thread, which may still be inside it while the port closes (a crash when
+    pulses keep coming at the end of a show); the clock input polls instead."""
+    rtmidi = _rtmidi()
+    api_id = getattr(rtmidi, f"API_{api}") if api else rtmidi.API_UNSPECIFIED
     try:
-        names = backend.get_input_names() if direction == "input" else backend.get_output_names()
+        port = rtmidi.MidiIn(api_id, name="livegan") if direction == "input" else rtmidi.MidiOut(api_id, name="livegan")
+        names = port.get_ports()
     except Exception as exc:  # rtmidi's own error types when no MIDI system is there
         raise LiveganError(f"no MIDI system available ({exc})") from None
-    match = [n for n in names if name in n]
-    opener = backend.open_input if direction == "input" else backend.open_output
-    kwargs = {"callback": callback} if callback is not None else {}
+    match = [i for i, n in enumerate(names) if name in n]
     try:
         if match:
-            return opener(match[0], **kwargs), match[0]
-        return opener(name, virtual=True, **kwargs), f"{name} (virtual)"
+            port.open_port(match[0], name)
+            return port, names[match[0]]
+        port.open_virtual_port(name)
+        return port, f"{name} (virtual)"
     except Exception as exc:
         raise LiveganError(f"cannot open the MIDI {direction} {name!r} ({exc})") from None
 
 
 class MidiClockIn:
-    """``--midi-clock-in NAME``: a port feeding a ``MidiClockFollower``; a tempo source."""
+    """``--midi-clock-in NAME``: a port feeding a ``MidiClockFollower``; a tempo source.
+
+    A thread polls the port every millisecond. Arrival times come from the MIDI system's
+    own time stamps (rtmidi's deltas, taken on its thread without Python), anchored to the
+    monotonic clock at the earliest consistent poll, so a busy interpreter that polls late
+    does not bend the tempo."""
 
     source = "midi"
+    poll_s = 0.001
 
     def __init__(self, name: str, api: str | None = None) -> None:
         self.follower = MidiClockFollower()
-        self._port, self.name = open_port("input", name, api, self._on_message)
+        self._port, self.name = open_port("input", name, api)
+        self._port.ignore_types(sysex=True, timing=False, active_sense=True)  # rtmidi drops clock by default
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="livegan-midi-clock-in", daemon=True)
+        self._thread.start()
         log.info("MIDI clock in: %s", self.name)
 
-    def _on_message(self, message: Any) -> None:
-        try:
-            self.follower.feed(message.bytes(), time.monotonic())
-        except Exception:  # never let a callback exception reach rtmidi's thread
-            log.exception("MIDI clock in")
+    def _poll(self) -> None:
+        port, feed = self._port, self.follower.feed
+        arrived: float | None = None
+        while not self._stop.wait(self.poll_s):
+            now = time.monotonic()
+            while (msg := port.get_message()) is not None:
+                data, delta = msg
+                # Never later than seen: a stamp chain that drifted behind the poll is pulled back to it.
+                arrived = now if arrived is None else min(arrived + delta, now)
+                feed(data, arrived)
 
     def __call__(self, t: float, snap: Snapshot) -> ExternalTempo | None:
         return self.follower.reading(time.monotonic())
@@ -168,7 +221,9 @@ class MidiClockIn:
         return f"MIDI CLOCK {r.bpm:.1f} BPM" + ("" if r.playing else "  STOPPED")
 
     def close(self) -> None:
-        self._port.close()
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._port.close_port()
 
 
 class MidiClockOut:
@@ -178,10 +233,7 @@ class MidiClockOut:
     sending, ``clock()`` being the show's beat clock carried to now (None without a tempo)."""
 
     def __init__(self, name: str, api: str | None = None) -> None:
-        import mido  # noqa: PLC0415 - _backend (in open_port) said it is there
-
         self._port, self.name = open_port("output", name, api)
-        self._msgs = {b: mido.Message.from_bytes([b]) for b in (CLOCK, START, STOP)}
         self.clock: Callable[[], Clock | None] = lambda: None
         self.sent = {CLOCK: 0, START: 0, STOP: 0}
         self._stop = threading.Event()
@@ -194,7 +246,7 @@ class MidiClockOut:
         return self
 
     def _send(self, status: int) -> None:
-        self._port.send(self._msgs[status])
+        self._port.send_message([status])
         self.sent[status] += 1
 
     def _run(self) -> None:
@@ -218,8 +270,9 @@ class MidiClockOut:
                 self._stop.wait(min(period, max(0.0, free_next - time.monotonic())))
                 continue
             pulse = math.floor(c.beats * PPQN)
-            if last is None or pulse < last - PPQN or pulse > last + 2:
-                last = pulse - 1  # a first pulse or a jump: go on from here, never a burst
+            if last is None or abs(pulse - last) > PPQN:
+                last = pulse - 1  # a first pulse or a jump of over a beat: go on from here, no burst
+            # Late by a few pulses (a busy machine): they go out at once, so the receiver's count stays right.
             for k in range(last + 1, pulse + 1):
                 if not playing and k % (BEATS_PER_BAR * PPQN) == 0:
                     self._send(START)  # the next pulse is the one of a bar

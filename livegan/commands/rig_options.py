@@ -19,6 +19,9 @@ def add_rig_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-clock-out", default=None, metavar="PORT",
                    help="send the show's beat clock as MIDI clock to this port (a name substring; none matching: "
                         "a virtual port of that name)")
+    # The control surface's option table has the same --midi-api (issue 15): one of the two goes at the merge.
+    g.add_argument("--midi-api", default=None, choices=("UNIX_JACK", "LINUX_ALSA", "MACOSX_CORE", "WINDOWS_MM"),
+                   help="rtmidi API for the MIDI ports: UNIX_JACK, LINUX_ALSA, MACOSX_CORE, WINDOWS_MM")
     g.add_argument("--stream", default=None, metavar="URL",
                    help="send the picture as low-latency H.264: udp://HOST:PORT or tcp://HOST:PORT (MPEG-TS), "
                         "rtmp://HOST/APP/KEY, srt:// where FFmpeg has it")
@@ -31,4 +34,5 @@ def add_rig_options(p: argparse.ArgumentParser) -> None:
 def rig_config(args: argparse.Namespace) -> dict:
     """``LiveConfig`` fields from these options."""
     return {"link": args.link, "midi_clock_in": args.midi_clock_in, "midi_clock_out": args.midi_clock_out,
+            "midi_api": args.midi_api,
             "stream": args.stream, "ndi": args.ndi, "virtual_camera": args.virtual_camera}

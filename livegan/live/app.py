@@ -86,6 +86,7 @@ class LiveConfig:
     link: bool = False  # --link: Ableton Link leads the beat clock
     midi_clock_in: str | None = None  # a MIDI port whose clock leads (after Link)
     midi_clock_out: str | None = None  # a MIDI port to send the show's clock to
+    midi_api: str | None = None  # rtmidi API for those ports (None: mido's default)
     stream: str | None = None  # --stream URL
     ndi: str | None = None  # --ndi NAME
     virtual_camera: str | None = None  # --virtual-camera [DEVICE] ("": the first loopback device)
@@ -129,7 +130,8 @@ class LiveApp:
         self.session = Session(cfg.session_spec(self.sample_rate), registry=registry, load_model=renderer is None)
         self.registry = self.session.registry
         # Clocks that lead (Link, MIDI clock) and video outputs: a missing extra, port or device fails here too.
-        self.sync = ShowSync(cfg.link, cfg.midi_clock_in, cfg.midi_clock_out, float(self.registry.get("tempo/bpm")))
+        self.sync = ShowSync(cfg.link, cfg.midi_clock_in, cfg.midi_clock_out, float(self.registry.get("tempo/bpm")),
+                             cfg.midi_api)
         self.session.performance.tempo = self.sync.tempo
         try:
             self.outputs = OutputFeed(build_outputs(cfg.stream, cfg.ndi, cfg.virtual_camera))
