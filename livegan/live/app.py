@@ -126,18 +126,15 @@ class LiveApp:
         self._samples = None
         if cfg.file:
             self._samples, self.sample_rate = load_mono(cfg.file)
-        # The session first: a preset typo fails before the window opens or a model loads.
+        # Video outputs are checked first (module, device, URL: nothing opens yet), then the session:
+        # a preset typo fails before the window opens or a model loads.
+        self.outputs = OutputFeed(build_outputs(cfg.stream, cfg.ndi, cfg.virtual_camera))
         self.session = Session(cfg.session_spec(self.sample_rate), registry=registry, load_model=renderer is None)
         self.registry = self.session.registry
-        # Clocks that lead (Link, MIDI clock) and video outputs: a missing extra, port or device fails here too.
+        # Clocks that lead (Link, MIDI clock): a missing extra or port fails here too.
         self.sync = ShowSync(cfg.link, cfg.midi_clock_in, cfg.midi_clock_out, float(self.registry.get("tempo/bpm")),
                              cfg.midi_api)
         self.session.performance.tempo = self.sync.tempo
-        try:
-            self.outputs = OutputFeed(build_outputs(cfg.stream, cfg.ndi, cfg.virtual_camera))
-        except Exception:
-            self.sync.close()
-            raise
         self.features: Latest[FeatureFrame] = Latest()
         self.frames: Latest[RenderedFrame] = Latest()
         self.clocks: Latest[Clock] = Latest()  # the conductor's beat clock, each tick
