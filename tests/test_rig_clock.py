@@ -145,3 +145,34 @@ def test_recorded_tempo_gives_each_tick_its_own_reading():
     assert src(0.15).beats == pytest.approx(1.35)  # between ticks: carried forward
     assert src(0.2) is None and src(0.05) is None
     assert src(0.3).beats is None and src(0.3).bpm == 120.0
+
+
+def test_render_follows_a_known_tempo(tmp_path, capsys):
+    """`livegan render --link-tempo / --tempo-map`: the conductor's clock is the given tempo, not the detector's."""
+    from live_helpers import click_track
+
+    from livegan.audio.analyzer import analyze
+    from livegan.audio.io import load_audio
+    from livegan.cli import main
+    from livegan.commands.render import add_tempo_options  # noqa: F401 - the options exist
+    from livegan.render.offline import conduct
+    from livegan.session import Session, SessionSpec
+
+    song = click_track(tmp_path / "song.wav", [0.25 + 0.5 * i for i in range(8)], 4.0)
+    session = Session(SessionSpec(preset="tunnel", model_size=32))
+    session.performance.tempo = TempoMap(((0.5, 90.0), (2.5, 150.0)))
+    clip = load_audio(song)
+    features = analyze(clip.samples.mean(axis=1), clip.sample_rate)
+    jobs = list(conduct(session, features, clip.sample_rate, 90, 30))
+    assert len(jobs) == 90
+    ext = session.performance.external
+    assert ext.source == "map" and ext.bpm == 150.0 and ext.beats == pytest.approx(3.0 + (89 / 30 - 2.5) * 2.5)
+    out = tmp_path / "a.mp4"
+    assert main(["render", str(song), "-o", str(out), "--size", "64x64", "--fps", "15", "--model-size", "32",
+                 "--duration", "2", "--link-tempo", "128", "--quiet"]) == 0 and out.stat().st_size > 0
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0 120\nzero 130\n")
+    capsys.readouterr()
+    assert main(["render", str(song), "-o", str(out), "--tempo-map", str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{bad}:2" in err[0]
