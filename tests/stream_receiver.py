@@ -20,6 +20,8 @@ def main() -> None:
     opts = {"fflags": "nobuffer", "flags": "low_delay", "probesize": "32768", "analyzeduration": "0"}
     if url.startswith("udp://"):
         url += ("&" if "?" in url else "?") + "overrun_nonfatal=1&fifo_size=1000000"
+    if url.startswith("rtmp://"):
+        opts["rtmp_listen"] = "1"  # the receiver is the server the show pushes to
     print(json.dumps({"listening": True}), flush=True)
     frames, pts, arrived = [], [], []
     try:

@@ -64,7 +64,7 @@ def test_live_follows_midi_clock_and_sends_it_on(jack_server, tmp_path):
     # What the show followed, tick by tick: MIDI clock, its tempo, its position counting on from the Start.
     recorded = load_set(rec)
     led = recorded.clock[recorded.clock["lead"] == 1]
-    assert len(led) > 60 and set(led["source"]) == {b"midi"}
+    assert len(led) > 20 and set(led["source"]) == {b"midi"}
     settled = led[led["host"] > led["host"][0] + 1.0]
     # Its tempo (how steady it is on a busy machine is tools/bench_rig.py's business).
     assert np.median(np.abs(settled["bpm"] - BPM)) < 1.0

@@ -44,10 +44,10 @@ def test_live_ndi_source_is_received(netns, tmp_path):  # noqa: F811
     lines = [json.loads(line) for line in receiver.stdout.read().splitlines()]
     assert lines[-1]["found"], "the NDI Finder did not see livegan's source"
     sent = json.loads(stats.read_text())["outputs"]["ndi"]
-    assert sent["sent"] > 60 and sent["errors"] == 0
+    assert sent["sent"] > 20 and sent["errors"] == 0
     data = np.load(got)
     frames = data["frames"]
-    assert len(frames) > 10 and frames.shape[1:] == (64, 96, 3)
+    assert len(frames) > 5 and frames.shape[1:] == (64, 96, 3)
     # Each received picture is one the show displayed (NDI carries 4:2:2 video: a detailed 96x64
     # picture comes back within about ten levels); upside down it is far off; the pictures move.
     recorded = load_set(rec)

@@ -81,10 +81,11 @@ class LinkClock:
         if self._last_bpm_setting is not None and setting != self._last_bpm_setting and setting > 0:
             self.propose(setting)
         self._last_bpm_setting = setting
-        if any(trig.name == "tempo/tap" for trig in snap.triggers):
-            self._taps.tap(t)
-            if self._taps.bpm:
-                self.propose(self._taps.bpm)
+        taps = [trig.audio_time for trig in snap.triggers if trig.name == "tempo/tap"]
+        for at in taps:  # when each tap arrived (its audio time), finer than the tick that saw it
+            self._taps.tap(at)
+        if taps and self._taps.bpm:
+            self.propose(self._taps.bpm)
 
     def propose(self, bpm: float) -> None:
         """Set the session's tempo (every peer follows); one outside Link's range is refused, logged."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..live.latest import Latest
 from ..live.worker import Worker
@@ -101,7 +104,7 @@ class OutputFeed:
         self.outputs = outputs
         self.workers: list[OutputWorker] = []
         self.readback: Readback | None = None
-        self.read_ms = 0.0  # the GL thread's share of the last frame
+        self.read_ms: deque[float] = deque(maxlen=20000)  # the GL thread's share of each frame (ms)
 
     def __bool__(self) -> bool:
         return bool(self.outputs)
@@ -121,7 +124,7 @@ class OutputFeed:
             frame = OutFrame(data, sz, t, i, shown)
             for w in self.workers:
                 w.slot.put(frame)
-        self.read_ms = (time.perf_counter() - t0) * 1000.0
+        self.read_ms.append((time.perf_counter() - t0) * 1000.0)
 
     def status(self) -> list[str]:
         lines = []
@@ -133,8 +136,12 @@ class OutputFeed:
         return lines
 
     def summary(self) -> dict:
-        return {f"{w.output.kind}": {"target": w.output.target, "sent": w.counts.sent, "dropped": w.slot.dropped,
-                                      "errors": w.counts.errors} for w in self.workers}
+        out: dict = {f"{w.output.kind}": {"target": w.output.target, "sent": w.counts.sent, "dropped": w.slot.dropped,
+                                          "errors": w.counts.errors} for w in self.workers}
+        if self.read_ms:  # what the outputs add to the display thread: the read back and the hand-over
+            out["display_ms_p50"] = float(np.percentile(self.read_ms, 50))
+            out["display_ms_p99"] = float(np.percentile(self.read_ms, 99))
+        return out
 
     def close(self) -> None:
         for w in self.workers:
