@@ -154,7 +154,6 @@ def test_render_follows_a_known_tempo(tmp_path, capsys):
     from livegan.audio.analyzer import analyze
     from livegan.audio.io import load_audio
     from livegan.cli import main
-    from livegan.commands.render import add_tempo_options  # noqa: F401 - the options exist
     from livegan.render.offline import conduct
     from livegan.session import Session, SessionSpec
 
@@ -176,3 +175,10 @@ def test_render_follows_a_known_tempo(tmp_path, capsys):
     assert main(["render", str(song), "-o", str(out), "--tempo-map", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{bad}:2" in err[0]
+
+
+def test_midi_clock_follower_follows_a_tempo_change_within_a_beat():
+    f = MidiClockFollower()
+    t = feed_pulses(f, 126.0, 24 * 8, 0.0)
+    t = feed_pulses(f, 140.0, 24, t, start=False)  # one beat at the new tempo
+    assert f.reading(t).bpm == pytest.approx(140.0, abs=1.5)

@@ -125,3 +125,20 @@ def test_virtual_camera_without_a_device_is_one_line(capsys):
     assert main(["live", "--headless", "--duration", "1", "--virtual-camera"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "v4l2loopback" in err[0] and "modprobe" in err[0], err
+
+
+def test_hud_names_the_outputs_and_counts_their_frames(tmp_path):
+    """The HUD has a line per output (frames sent, dropped) while the show streams."""
+    from live_helpers import PatternRenderer
+
+    from livegan.live.app import LiveApp, LiveConfig
+
+    song = click_track(tmp_path / "song.wav", [0.25, 0.75], 3.0)
+    url = f"udp://127.0.0.1:{free_port()}"  # nobody listens: UDP sends regardless
+    app = LiveApp(LiveConfig(file=str(song), play=False, headless=True, window=(64, 48), duration=2.0, refresh_hz=30,
+                             stream=url), renderer=PatternRenderer(8))
+    result = app.run()
+    lines = [text for text, _ in app.last_hud.lines]
+    assert any(line.startswith(f"STREAM {url}") and "SENT" in line for line in lines), lines
+    assert result["outputs"]["stream"]["sent"] > 0 and result["outputs"]["display_ms_p50"] >= 0.0
+    assert not any(line.startswith("CLOCK") for line in lines)  # no clock to sync with: no clock line

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..audio.beat import TapTempo
 from ..errors import LiveganError
+from ..extras import require
 from ..params.registry import Snapshot
 from .external import BEATS_PER_BAR, ExternalTempo
 from .tempo_map import check_bpm
@@ -29,21 +30,13 @@ log = logging.getLogger("livegan.link")
 INSTALL_HINT = "pip install 'livegan[link]' (aalink; Ableton Link is GPL-2.0+)"
 
 
-def _aalink() -> Any:
-    try:
-        import aalink  # noqa: PLC0415
-    except ImportError:
-        raise LiveganError(f"--link needs the optional extra: {INSTALL_HINT}") from None
-    return aalink
-
-
 class LinkClock:
     """A tempo source that leads while Link is enabled; also the HUD's word on the session."""
 
     source = "link"
 
     def __init__(self, initial_bpm: float = 120.0, start_stop: bool = True) -> None:
-        aalink = _aalink()
+        aalink = require("aalink", "--link", INSTALL_HINT)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="livegan-link", daemon=True)
         self._thread.start()

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..audio.features import Clock
 from ..errors import LiveganError
+from ..extras import require
 from ..params.registry import Snapshot
 from .external import BEATS_PER_BAR, ExternalTempo
 from .tempo_map import MAX_BPM, MIN_BPM
@@ -146,15 +147,6 @@ def robust_line(n: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def _rtmidi() -> Any:
-    try:
-        import rtmidi  # noqa: PLC0415
-    except ImportError:
-        raise LiveganError("MIDI clock needs the optional extra: pip install 'livegan[midi]' (python-rtmidi)") \
-            from None
-    return rtmidi
-
-
 def open_port(direction: str, name: str, api: str | None = None) -> tuple[Any, str]:
     """An existing MIDI port whose name contains ``name``, else a new virtual port ``name``.
 
@@ -162,7 +154,7 @@ def open_port(direction: str, name: str, api: str | None = None) -> tuple[Any, s
     the log. python-rtmidi directly, without a callback: a callback runs Python on the MIDI
     system's own thread, which may still be inside it while the port closes (a crash when
     pulses keep coming at the end of a show); the clock input polls instead."""
-    rtmidi = _rtmidi()
+    rtmidi = require("rtmidi", "MIDI clock", "pip install 'livegan[midi]' (python-rtmidi)")
     api_id = getattr(rtmidi, f"API_{api}") if api else rtmidi.API_UNSPECIFIED
     try:
         port = rtmidi.MidiIn(api_id, name="livegan") if direction == "input" else rtmidi.MidiOut(api_id, name="livegan")

@@ -17,18 +17,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import LiveganError
+from ..extras import require
 from .base import OutFrame, VideoOutput
 
 INSTALL_HINT = "pip install 'livegan[ndi]' (cyndilib, with the NDI runtime under its own licence)"
-
-
-def _cyndilib() -> Any:
-    try:
-        import cyndilib  # noqa: PLC0415
-        from cyndilib.sender import Sender  # noqa: F401, PLC0415
-    except ImportError:
-        raise LiveganError(f"--ndi needs the optional extra: {INSTALL_HINT}") from None
-    return cyndilib
 
 
 class NdiOutput(VideoOutput):
@@ -37,7 +29,7 @@ class NdiOutput(VideoOutput):
     def __init__(self, name: str) -> None:
         if not name or len(name) > 64 or any(c in name for c in "()\n"):
             raise LiveganError(f"--ndi {name!r}: a source name of 1..64 characters without parentheses")
-        _cyndilib()
+        require("cyndilib.sender", "--ndi", INSTALL_HINT)
         super().__init__(name)
         self._sender: Any = None
         self._rgbx: np.ndarray | None = None

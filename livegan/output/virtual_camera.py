@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import LiveganError
+from ..extras import require
 from .base import OutFrame, VideoOutput, even_size
 
 INSTALL_HINT = "pip install 'livegan[vcam]' (pyvirtualcam)"
@@ -34,10 +35,7 @@ class VirtualCameraOutput(VideoOutput):
     kind = "vcam"
 
     def __init__(self, device: str | None = None) -> None:
-        try:
-            import pyvirtualcam  # noqa: F401, PLC0415
-        except ImportError:
-            raise LiveganError(f"--virtual-camera needs the optional extra: {INSTALL_HINT}") from None
+        require("pyvirtualcam", "--virtual-camera", INSTALL_HINT)
         if sys.platform.startswith("linux"):
             devices = loopback_devices()
             if not devices:
