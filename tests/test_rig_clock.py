@@ -88,6 +88,12 @@ def test_precedence_first_that_leads():
     assert Precedence([none, midi])(1.0, None).bpm == 110.0
     assert Precedence([none, none])(1.0, None) is None
 
+    def broken(t, s):
+        raise OSError("network is down")
+
+    guarded = Precedence([broken, midi])
+    assert guarded(1.0, None).bpm == 110.0 and guarded(2.0, None).bpm == 110.0 and guarded.errors == 2
+
 
 def feed_pulses(f: MidiClockFollower, bpm: float, n: int, t0: float, burst: float = 1024 / 48000, start=True):
     """Pulses at ``bpm`` delivered in bursts every ``burst`` seconds (a JACK period), as JACK MIDI does."""

@@ -234,7 +234,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("link", "midi", "outputs"), default=None)
     args = ap.parse_args()
     os.environ.setdefault("JACK_DEFAULT_SERVER", "bench-rig")
-    out: dict = {"machine": machine_info()}
+    out: dict = {"machine": {**machine_info(), "load_average_at_start": os.getloadavg()}}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         song = click_track(tmp / "song.wav", [0.25 + 0.5 * i for i in range(120)], 60.0)
@@ -247,6 +247,7 @@ def main() -> None:
         if args.only in (None, "outputs"):
             out["outputs"] = bench_outputs(tmp, song, args.seconds)
             print("outputs", out["outputs"], flush=True)
+    out["machine"]["load_average_at_end"] = os.getloadavg()  # 2 cores shared with other work: read the figures so
     path = ROOT / "bench" / "results" / f"rig-{dt.date.today().isoformat()}.json"
     if args.only and path.is_file():
         out = {**json.loads(path.read_text()), **{k: v for k, v in out.items()}}

@@ -11,11 +11,14 @@ sources (tap/manual, then the detector), which ``BeatClock.update`` orders.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from ..params.registry import Snapshot
+
+log = logging.getLogger("livegan.clock")
 
 BEATS_PER_BAR = 4
 SNAP_BEATS = 1.0 / 32.0  # closer than this to the leader, the count takes its position (~15 ms at 120 BPM)
@@ -48,14 +51,27 @@ class TempoSource(Protocol):
 
 
 class Precedence:
-    """The first of several sources that leads (Link, then MIDI clock)."""
+    """The first of several sources that leads (Link, then MIDI clock).
+
+    A source that fails (a network or MIDI system error) is passed over for that step and
+    logged once: a sync problem never stops the show, the beat clock's own sources carry on."""
 
     def __init__(self, sources: Sequence[TempoSource]) -> None:
         self.sources = tuple(sources)
+        self.errors = 0
+        self._said: set[str] = set()
 
     def __call__(self, t: float, snap: Snapshot) -> ExternalTempo | None:
         for source in self.sources:
-            reading = source(t, snap)
+            try:
+                reading = source(t, snap)
+            except Exception as exc:
+                self.errors += 1
+                text = f"{type(source).__name__}: {exc}"
+                if text not in self._said:
+                    self._said.add(text)
+                    log.warning("tempo source failed, passed over: %s", text)
+                continue
             if reading is not None:
                 return reading
         return None

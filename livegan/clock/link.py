@@ -96,10 +96,10 @@ class LinkClock:
         return int(self.link.num_peers)
 
     def status(self) -> str:
-        link = self.link
+        """The HUD's word on the session (the tempo is on the CLOCK line)."""
         peers = self.peers
-        state = "" if link.playing or not self._seen_playing else "  STOPPED"
-        return f"LINK {float(link.tempo):.1f} BPM  {peers} PEER{'' if peers == 1 else 'S'}{state}"
+        state = "" if self.link.playing or not self._seen_playing else " STOPPED"
+        return f"LINK {peers} PEER{'' if peers == 1 else 'S'}{state}"
 
     def close(self) -> None:
         try:

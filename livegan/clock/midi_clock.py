@@ -209,8 +209,8 @@ class MidiClockIn:
     def status(self) -> str:
         r = self.follower.reading(time.monotonic())
         if r is None:
-            return "MIDI CLOCK -"
-        return f"MIDI CLOCK {r.bpm:.1f} BPM" + ("" if r.playing else "  STOPPED")
+            return "MIDI IN -"
+        return f"MIDI IN {r.bpm:.1f} BPM" + ("" if r.playing else " STOPPED")
 
     def close(self) -> None:
         self._stop.set()

@@ -52,7 +52,7 @@ class ShowSync:
         lead = f"CLOCK {clock.source.upper() or 'NONE'} {clock.bpm:.1f} BPM" if clock is not None else "CLOCK NONE"
         parts = [p.status() for p in (self.link, self.midi_in) if p is not None]
         if self.midi_out is not None:
-            parts.append(f"MIDI CLOCK OUT {self.midi_out.sent[0xF8]}")
+            parts.append(f"MIDI OUT {self.midi_out.sent[0xF8]} PULSES")
         return ["  ".join([lead] + parts)]
 
     def summary(self) -> dict:
