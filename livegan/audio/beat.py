@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clock.external import lead_position
 from ..smoothing import coefficient
 
 MIN_BPM = 55.0  # the periods searched (the prior keeps answers mostly in 80..160)
@@ -442,6 +443,7 @@ class BeatClock:
         self.bpm = 0.0
         self.source = "none"  # what drives the clock now (see the class doc)
         self.bar_offset = 0  # beats the bar lines sit after multiples of four
+        self.running = True  # False while a leading clock's transport is stopped (``follow``)
         self._t: float | None = None
 
     def tap(self, t: float) -> None:
@@ -452,6 +454,7 @@ class BeatClock:
         """Advance to audio time ``t``; returns (a beat passed, a bar passed)."""
         dt = 0.0 if self._t is None else max(0.0, t - self._t)
         self._t = t
+        self.running = True
         bpm, phase, self.source = self._source(t, tempo_bpm, beat_phase, source, manual_bpm)
         before = self.beats
         if bpm > 0:
@@ -468,6 +471,23 @@ class BeatClock:
         # Both sides with the current offset: moving the bar lines is not itself a bar.
         bar = (math.floor((self.beats - self.bar_offset) / BEATS_PER_BAR)
                > math.floor((before - self.bar_offset) / BEATS_PER_BAR))
+        return beat, bar
+
+    def follow(self, t: float, bpm: float, beats: float | None, playing: bool = True) -> tuple[bool, bool]:
+        """Advance to ``t`` led by an external clock (``livegan.clock``: Link, MIDI clock, a tempo
+        map): its tempo, and with ``beats`` its beat and bar phase (``lead_position``: a glide,
+        never a jump). Stopped (``playing`` False), the count holds until the transport starts."""
+        dt = 0.0 if self._t is None else max(0.0, t - self._t)
+        self._t = t
+        before, start = self.beats, not self.running
+        self.bpm, self.running = bpm, playing
+        self.bar_offset = 0  # the leader's beat count is on its bar lines (Link's quantum, a map's first row)
+        if playing and bpm > 0:
+            predicted = before + dt * bpm / 60.0
+            self.beats = predicted if beats is None else lead_position(before, predicted, beats, dt, self.pull_s,
+                                                                       start)
+        beat = math.floor(self.beats) > math.floor(before)
+        bar = math.floor(self.beats / BEATS_PER_BAR) > math.floor(before / BEATS_PER_BAR)
         return beat, bar
 
     @property

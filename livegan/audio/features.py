@@ -88,9 +88,10 @@ class Clock:
     beat: bool = False  # a beat line passed since the previous reading
     bar: bool = False  # a bar line passed since the previous reading
     time: float = 0.0  # audio time of this reading
-    source: str = ""  # what leads the clock: tap, analysis, manual (empty: no tempo)
+    source: str = ""  # what leads the clock: tap, analysis, manual, link, midi (empty: no tempo)
+    running: bool = True  # False while a leading transport is stopped (Link start/stop, MIDI stop): the count holds
 
     def at(self, t: float) -> "Clock":
         """The reading carried forward to audio time ``t`` at its tempo (no events)."""
-        return replace(self, beats=self.beats + max(0.0, t - self.time) * self.bpm / 60.0, beat=False, bar=False,
-                       time=max(t, self.time))
+        ahead = max(0.0, t - self.time) * self.bpm / 60.0 if self.running else 0.0
+        return replace(self, beats=self.beats + ahead, beat=False, bar=False, time=max(t, self.time))

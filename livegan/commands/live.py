@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LiveganError
 from .live_options import add_options
+from .rig_options import rig_config
 
 if TYPE_CHECKING:
     from ..control.surface import ShowPorts
@@ -59,7 +60,7 @@ def live_config(args: argparse.Namespace):
                       duration=args.duration, stats_json=args.stats_json, sample_rate=args.sample_rate,
                       device=args.device, refresh_hz=args.fps, shader_dir=args.shaders,
                       seed=args.seed, hud=not args.no_hud, record=args.record,
-                      preview_hz=PREVIEW_HZ if args.oscquery_port is not None else 0.0)
+                      preview_hz=PREVIEW_HZ if args.oscquery_port is not None else 0.0, **rig_config(args))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ GROUPS = {
     "audio": "audio: what livegan listens to",
     "picture": "picture: the model, the preset and the output",
     "control": "control: OSC, OSCQuery, the web remote, MIDI, preset files",
+    "sync": "sync and video out: tempo from Link or MIDI clock, the picture to other software",
     "recording": "recording: sets, figures and how long to run",
 }
 DEFAULT_OSC_PORT = 9000
@@ -140,10 +141,27 @@ OPTIONS: tuple[Option, ...] = (
            {"default": None, "metavar": "NAME"}, hud="MIDI"),
     Option(("--midi-virtual",), "control", "create the --midi-in port (controllers connect to it) instead of "
            "opening an existing one", {"action": "store_true"}),
-    Option(("--midi-api",), "control", "rtmidi API: UNIX_JACK, LINUX_ALSA, MACOSX_CORE, WINDOWS_MM",
+    Option(("--midi-api",), "control", "rtmidi API for every MIDI port (--midi-in, --midi-clock-in/out): "
+           "UNIX_JACK, LINUX_ALSA, MACOSX_CORE, WINDOWS_MM",
            {"default": None, "choices": ("UNIX_JACK", "LINUX_ALSA", "MACOSX_CORE", "WINDOWS_MM")}),
     Option(("--midi-map",), "control", "MIDI mappings to load, and to save learnt ones to at the end",
            {"default": None, "metavar": "TOML"}),
+    # ---- sync and video out (docs/rig.md)
+    Option(("--link",), "sync", "join the Ableton Link session on the network: its tempo and bar phase lead the beat "
+           "clock, a tempo set here is proposed to it (needs livegan[link]; Link is GPL-2.0+)",
+           {"action": "store_true"}, hud="LINK"),
+    Option(("--midi-clock-in",), "sync", "follow MIDI clock (24 ppqn, start/stop/continue, song position) from this "
+           "port (a name substring; none matching: a virtual port of that name); Link leads when both are on",
+           {"default": None, "metavar": "PORT"}, hud="CLOCK IN"),
+    Option(("--midi-clock-out",), "sync", "send the show's beat clock as MIDI clock to this port (a name substring; "
+           "none matching: a virtual port of that name)", {"default": None, "metavar": "PORT"}, hud="CLOCK OUT"),
+    Option(("--stream",), "sync", "send the picture as low-latency H.264: udp://HOST:PORT or tcp://HOST:PORT "
+           "(MPEG-TS), rtmp://HOST/APP/KEY, srt:// where FFmpeg has it", {"default": None, "metavar": "URL"},
+           hud="STREAM"),
+    Option(("--ndi",), "sync", "send the picture as the NDI source NAME (needs livegan[ndi])",
+           {"default": None, "metavar": "NAME"}, hud="NDI"),
+    Option(("--virtual-camera",), "sync", "send the picture to a virtual webcam (v4l2loopback on Linux; needs "
+           "livegan[vcam])", {"nargs": "?", "const": "", "default": None, "metavar": "DEVICE"}, hud="VCAM"),
     # ---- recording
     Option(("--record",), "recording", "record the input audio and every parameter change into the folder SET "
            "(re-render it with `livegan render --replay SET`)", {"default": None, "metavar": "SET"}),

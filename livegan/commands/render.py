@@ -65,6 +65,28 @@ def add_parser(sub) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join the Ray cluster whose head is at ADDR (HOST:PORT, or auto) and render on it "
                         "(default --workers: one per GPU there)")
+    add_tempo_options(p)
+
+
+def add_tempo_options(p) -> None:
+    """A known tempo instead of the detector's (issue 18; moves to the option table with the others)."""
+    tempo = p.add_mutually_exclusive_group()
+    tempo.add_argument("--link-tempo", type=float, default=None, metavar="BPM",
+                       help="follow this tempo (e.g. the Link session's), beat 0 on the audio's start, instead of "
+                            "the detector's")
+    tempo.add_argument("--tempo-map", default=None, metavar="FILE",
+                       help="follow the tempo changes in FILE: lines 'SECONDS BPM', the first row on a bar line")
+
+
+def tempo_source(args: argparse.Namespace):
+    """The render's leading clock from --link-tempo / --tempo-map (None: the detector, taps, manual)."""
+    from ..clock.tempo_map import TempoMap, load_tempo_map  # noqa: PLC0415
+
+    if args.link_tempo is not None:
+        return TempoMap.constant(args.link_tempo, offset=args.start)
+    if args.tempo_map is not None:
+        return load_tempo_map(args.tempo_map, offset=args.start)
+    return None
 
 
 def _identity(model: str, replay: str | None) -> dict:
@@ -116,6 +138,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
         ClusterOptions(args.workers, args.ray_address)  # checks the values
         import_ray(on_loopback(args.ray_address))  # or one line naming the extra
+    if args.replay and (args.link_tempo is not None or args.tempo_map):
+        raise LiveganError("--replay follows the set's own clock: leave out --link-tempo and --tempo-map")
 
 
 @dataclass(frozen=True)
@@ -172,9 +196,11 @@ def _render_audio(args: argparse.Namespace, o: _Output):
         if not args.audio:
             raise LiveganError("no audio: give an AUDIO file, or --demo")
         clip = load_audio(args.audio)
+    tempo = tempo_source(args)  # a bad tempo map fails before the model loads
     clip = slice_clip(clip, args.start, args.duration)
     # On a cluster the workers build the model; the driver only reads its weights.
     session = Session(session_spec(args, int(clip.sample_rate)), load_model=not _on_cluster(args))
+    session.performance.tempo = tempo
     return _renderer(args)(clip, o.path, session, size=o.size or (512, 512), fps=o.fps or 30, batch=args.batch or 8,
                   progress=o.progress, encoding=o.encoding, resume=args.resume,
                   identity=_identity(session.spec.model, None), effects=not args.no_effects)
@@ -182,6 +208,7 @@ def _render_audio(args: argparse.Namespace, o: _Output):
 
 def _render_replay(args: argparse.Namespace, o: _Output):
     """A recorded set: at the live instants (exact, checkable), or anew at ``--fps``."""
+    from ..clock.recorded import recorded_tempo  # noqa: PLC0415
     from ..record.replay import SetReplayer  # noqa: PLC0415
     from ..record.setfile import load_set  # noqa: PLC0415
     from ..render.replay import render_replay  # noqa: PLC0415
@@ -207,6 +234,7 @@ def _render_replay(args: argparse.Namespace, o: _Output):
         torch.set_num_threads(int(threads))
     # The set's own start values replace the preset's as the replay begins.
     session = Session(spec, load_model=exact or not _on_cluster(args))
+    session.performance.tempo = recorded_tempo(recorded)  # a show led by Link or MIDI clock: what it said
     identity = _identity(spec.model, args.replay)
     if exact:
         if _on_cluster(args):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..audio.beat import BeatClock
 from ..audio.features import Clock, FeatureFrame, merge_frames, without_events
+from ..clock.external import ExternalTempo, TempoSource
 from ..params.registry import Snapshot
 from ..smoothing import approach, approach_array, attack_release, decay
 from .mappings import MappingEnvelopes, MappingLevels, event_value, parse_mappings_json
@@ -106,6 +107,10 @@ class Performance:
         self.sample_rate = sample_rate
         self.state = _State()
         self.clock = BeatClock()
+        # An external clock that leads the beat clock (``livegan.clock``: Link, MIDI clock, a tempo
+        # map, a replayed set); ``external`` is what it said at the last step (a set records it).
+        self.tempo: TempoSource | None = None
+        self.external: ExternalTempo | None = None
         self._mapping_text: str | None = None
         self.envelopes = MappingEnvelopes(())
 
@@ -137,12 +142,16 @@ class Performance:
         dt = 0.0 if st.t is None else max(0.0, t - st.t)
         st.t = t
         jump = self._triggers(snap, t)  # every trigger counts, frozen or not
-        # Bar lines follow the analyzer's downbeat once its tempo has locked.
-        beat, bar = self.clock.update(t, features.tempo_bpm, features.beat_phase,
-                                      str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)),
-                                      bar_phase=features.bar_phase if features.tempo_locked else None)
+        ext = self.external = self.tempo(t, snap) if self.tempo is not None else None
+        if ext is not None:  # Link, MIDI clock or a tempo map leads (livegan.clock)
+            beat, bar = self.clock.follow(t, ext.bpm, ext.beats, ext.playing)
+        else:  # bar lines follow the analyzer's downbeat once its tempo has locked
+            beat, bar = self.clock.update(t, features.tempo_bpm, features.beat_phase,
+                                          str(snap.get("tempo/source", "auto")), float(snap.get("tempo/bpm", 0.0)),
+                                          bar_phase=features.bar_phase if features.tempo_locked else None)
         # Published beats count from a bar line, so LFOs and quantized presets sit on the bars.
-        clock = Clock(self.clock.bpm, self.clock.bar_beats, beat, bar, time=t, source=self.clock.source)
+        clock = Clock(self.clock.bpm, self.clock.bar_beats, beat, bar, time=t,
+                      source=ext.source if ext is not None else self.clock.source, running=self.clock.running)
         st.frame_index += 1
         blackout = bool(snap.get("show/blackout", False))
         if snap.get("show/freeze", False) and st.last is not None:

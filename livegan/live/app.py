@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..audio.features import Clock, FeatureFrame
+from ..clock.show import ShowSync
 from ..conductor.preset import DEFAULT_PRESET
 from ..control.morph import MorphRunner
 from ..control.triggers import ControlActions
@@ -29,6 +30,7 @@ from ..errors import LiveganError
 from ..gl.compositor import Compositor
 from ..gl.context import Surface, open_surface
 from ..oom import limit_malloc_arenas
+from ..output.feed import OutputFeed, build_outputs
 from ..params.registry import ParamRegistry
 from ..record.recorder import SetRecorder
 from ..session import Session, SessionSpec
@@ -83,6 +85,14 @@ class LiveConfig:
     stall_limit_s: float = 2.0  # watchdog: a render running longer than this restarts inference
     record: str | None = None  # --record SET: everything a replay needs
     preview_hz: float = 0.0  # thumbnails of the picture a second, for the web remote (0: none)
+    # Into the rig (issue 18): clocks to sync with, video outputs.
+    link: bool = False  # --link: Ableton Link leads the beat clock
+    midi_clock_in: str | None = None  # a MIDI port whose clock leads (after Link)
+    midi_clock_out: str | None = None  # a MIDI port to send the show's clock to
+    midi_api: str | None = None  # rtmidi API for those ports (None: mido's default)
+    stream: str | None = None  # --stream URL
+    ndi: str | None = None  # --ndi NAME
+    virtual_camera: str | None = None  # --virtual-camera [DEVICE] ("": the first loopback device)
 
     def output_size(self) -> tuple[int, int]:
         if self.window:
@@ -119,9 +129,15 @@ class LiveApp:
         self._samples = None
         if cfg.file:
             self._samples, self.sample_rate = load_mono(cfg.file)
-        # The session first: a preset typo fails before the window opens or a model loads.
+        # Video outputs are checked first (module, device, URL: nothing opens yet), then the session:
+        # a preset typo fails before the window opens or a model loads.
+        self.outputs = OutputFeed(build_outputs(cfg.stream, cfg.ndi, cfg.virtual_camera))
         self.session = Session(cfg.session_spec(self.sample_rate), registry=registry, load_model=renderer is None)
         self.registry = self.session.registry
+        # Clocks that lead (Link, MIDI clock): a missing extra or port fails here too.
+        self.sync = ShowSync(cfg.link, cfg.midi_clock_in, cfg.midi_clock_out, float(self.registry.get("tempo/bpm")),
+                             cfg.midi_api)
+        self.session.performance.tempo = self.sync.tempo
         self.features: Latest[FeatureFrame] = Latest()
         # The same features for the control surface (OSC out, the web remote): a slot of its own,
         # so reading it never takes an event from the inference thread, nor misses one.
@@ -223,7 +239,10 @@ class LiveApp:
         completed = False
         try:
             self.compositor = self.session.compositor(self.surface.ctx)
-            self.display = Display(self.surface, self.compositor, offscreen=bool(cfg.record) or cfg.preview_hz > 0)
+            self.display = Display(self.surface, self.compositor,
+                                   offscreen=bool(cfg.record) or cfg.preview_hz > 0 or bool(self.outputs))
+            if self.outputs:
+                self.outputs.open(self.surface.ctx, self.surface.size, self.surface.refresh_hz)
             self.hud = Hud(self.surface.ctx)
             self.hud.visible = cfg.hud
             self.registry.clock = self.audio_now
@@ -254,6 +273,7 @@ class LiveApp:
             self.swapper = ModelSwapper(self.watchdog.guard, self.session.load_model, on_result=self._model_swapped)
             self.swapper.model_name = self.model_name  # "keeping <this>" when a load fails
             threads = [self.watchdog, self.analysis.start(), self.source.start()]
+            self.sync.start(self._clock_now)
             freeze_startup_objects()  # no 50 ms full collections mid-set (gc_pause.py)
             self._loop()
             completed = True
@@ -267,6 +287,8 @@ class LiveApp:
                 self.swapper.wait(LOAD_QUIT_WAIT_S)
             if self.recorder is not None:
                 result["recording"] = str(self.recorder.stop())
+            self.outputs.close()
+            self.sync.close()
             if cfg.stats_json and completed:  # a failed start writes nothing
                 write_json(cfg.stats_json, result)
             for part in (self.hud, self.compositor):
@@ -282,7 +304,8 @@ class LiveApp:
                 "output_size": list(self.surface.size), "refresh_hz": self.surface.refresh_hz,
                 "torch_threads": torch_threads()}
         # Analysis starts at ring position 0, so audio time 0 is the set's first sample.
-        return SetRecorder(self.registry, folder, self.sample_rate, 1, origin=0.0, frame_stamps=True, meta=meta)
+        return SetRecorder(self.registry, folder, self.sample_rate, 1, origin=0.0, frame_stamps=True, meta=meta,
+                           clock=self.sync.tempo is not None)
 
     def unfinished_threads(self) -> list[str]:
         """Show threads still running after ``run`` returned: a model load that overran its wait,
@@ -309,8 +332,16 @@ class LiveApp:
             "model_frames_skipped": self.frames.dropped,  # replaced unseen
             "frames_audio_lost": self.frames_audio_lost,
             "inference_restarts": self.watchdog.restarts if self.watchdog else 0,  # watchdog.py
+            "clock": self._clock_summary(),
+            "outputs": self.outputs.summary(),
         })
         return out
+
+    def _clock_summary(self) -> dict:
+        clock, _ = self.clocks.peek()
+        lead = {"source": clock.source, "bpm": clock.bpm, "beats": clock.beats, "running": clock.running} if clock \
+            else {}
+        return {**lead, **self.sync.summary()}
 
     def _loop(self) -> None:
         cfg = self.cfg
@@ -346,6 +377,9 @@ class LiveApp:
             if preview:
                 self.previews.put(thumb)
                 next_preview = now + 1.0 / cfg.preview_hz
+            if self.outputs:
+                self.outputs.offer(display.picture_fbo(), surface.size, int(rec["pos"][0]) / self.sample_rate,
+                                   self.frames_drawn)
             if self.hud.visible:
                 self.last_hud = self._hud_state(feat, snap.values)
                 self.hud.draw(surface.fbo, surface.size, self.last_hud)
@@ -387,4 +421,5 @@ class LiveApp:
                          model=f"{self.model_name} {self.torch_device}", osc=osc, audio=self.source.status,
                          shader_errors=self.compositor.effects.errors.values(),
                          model_error=self.watchdog.thread.error, watchdog=self.watchdog.message,
-                         recording=self.recorder is not None)
+                         recording=self.recorder is not None,
+                         rig=(self.sync.status(self.clocks.peek()[0]) if self.sync else []) + self.outputs.status())

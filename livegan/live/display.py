@@ -99,6 +99,10 @@ class Display:
         rec["bands"], rec["beat_phase"] = u.bands, u.beat_phase
         return rec
 
+    def picture_fbo(self):
+        """The framebuffer holding the last draw's post-effects picture (before the HUD)."""
+        return self.compositor.output(self.surface.size)[0] if self.offscreen else self.surface.fbo
+
     def thumbnail(self) -> np.ndarray:
         """The post-effects picture of the last draw (before the HUD), box-filtered small."""
         tex = self.compositor.output(self.surface.size)[1] if self.offscreen else self.surface.texture

@@ -10,10 +10,12 @@ from .hud import AMBER, RED, WHITE, HudState
 
 def hud_state(*, stats: Mapping[str, float], feat: FeatureFrame, values: Mapping[str, Any], onset: float,
               preset: str, waiting: Any, notice: str, model: str, osc: Any, audio: Any,
-              shader_errors: Iterable[str], model_error: str | None, watchdog: str, recording: bool) -> HudState:
+              shader_errors: Iterable[str], model_error: str | None, watchdog: str, recording: bool,
+              rig: Iterable[str] = ()) -> HudState:
     """``osc`` is the control surface's status (``ControlStatus``), or an OSC server's activity
     alone, "?" when it could not be read, None without control; ``audio`` the input's status;
-    ``waiting`` a preset held for its beat or bar."""
+    ``waiting`` a preset held for its beat or bar; ``rig`` the sync clocks' and video outputs'
+    lines (which clock leads, peers, frames sent)."""
     r = stats
     lines: list[tuple[str, tuple]] = [
         (f"FPS {r['fps']:5.1f}  FRAME {r['frame_p50']:.1f}/{r['frame_p99']:.1f} MS  "
@@ -35,6 +37,7 @@ def hud_state(*, stats: Mapping[str, float], feat: FeatureFrame, values: Mapping
     if flags:
         lines.append(("  ".join(flags), AMBER))
     lines += control
+    lines += [(line[:110], WHITE) for line in rig]
     if notice:
         lines.append((notice[:110], WHITE))
     for err in shader_errors:

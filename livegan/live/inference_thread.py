@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..audio.features import Clock, FeatureFrame
+from ..clock.external import ExternalTempo
 from ..conductor.performance import Groove, Performance
 from ..params.registry import ParamRegistry, Snapshot
 from .latest import Latest
@@ -53,8 +54,9 @@ class RendererSlot(Protocol):
     def render(self, renderer: Renderer, groove: Groove) -> torch.Tensor | np.ndarray: ...
 
 
-# (snapshot, audio time, newest sample, model frame index or -1, model spec when it changed)
-TickHook = Callable[[Snapshot, float, int, int, "str | None"], None]
+# (snapshot, audio time, newest sample, model frame index or -1, model spec when it changed,
+#  the external clock reading the performance followed or None)
+TickHook = Callable[[Snapshot, float, int, int, "str | None", "ExternalTempo | None"], None]
 
 
 class HostCopier:
@@ -137,7 +139,7 @@ class InferenceThread(Worker):
             changed = renderer.spec if renderer.spec != self.model_spec else None
             self.model_spec = renderer.spec
             if self.on_tick is not None:
-                self.on_tick(snap, feat.time, feat.sample_pos, index, changed)
+                self.on_tick(snap, feat.time, feat.sample_pos, index, changed, self.performance.external)
             if hold:
                 continue
             t0 = last_start = time.perf_counter()

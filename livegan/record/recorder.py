@@ -28,7 +28,7 @@ import soundfile as sf
 
 from ..errors import LiveganError
 from ..params.registry import ParamChange, ParamRegistry, Snapshot
-from .setfile import DISPLAY_DTYPE, SET_FORMAT, SET_VERSION, TICK_DTYPE
+from .setfile import CLOCK_DTYPE, DISPLAY_DTYPE, SET_FORMAT, SET_VERSION, TICK_DTYPE
 
 log = logging.getLogger("livegan.recording")
 
@@ -53,12 +53,13 @@ class SetRecorder:
 
     ``origin`` is the audio time of the first sample passed to ``write_audio`` (default:
     the registry's clock at ``start``). With ``frame_stamps`` the live loop must call
-    ``mark_tick(snapshot, t)`` after taking each frame's snapshot.
+    ``mark_tick(snapshot, t)`` after taking each frame's snapshot; with ``clock`` too, each
+    tick's external clock reading goes to ``clock.bin``.
     """
 
     def __init__(self, registry: ParamRegistry, directory: str | Path, sample_rate: int, channels: int,
                  origin: float | None = None, frame_stamps: bool = False, max_queue: int = 8192,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, clock: bool = False) -> None:
         self.registry = registry
         self.directory = Path(directory)
         self.sample_rate = int(sample_rate)
@@ -76,6 +77,7 @@ class SetRecorder:
         self._thread: threading.Thread | None = None
         self._meta: dict[str, Any] = {}
         self._extra_meta = dict(meta or {})  # the session spec, output size, refresh (set.json)
+        self._clock = clock
         self._segment: tuple[float, int] | None = None  # (gain, offset) of the last audio block
         self._fed = 0  # analyzer samples written so far
         self._thumb_bytes = 0
@@ -95,14 +97,16 @@ class SetRecorder:
             raise LiveganError(f"--record {d}: cannot write the set ({exc})") from None
         self._files = {name: open(d / name, mode, **({"encoding": "utf-8"} if mode == "w" else {}))
                        for name, mode in (("changes.jsonl", "w"), ("analysis.jsonl", "w"), ("models.jsonl", "w"),
-                                          ("ticks.bin", "wb"), ("display.bin", "wb"), ("thumbs.u8", "wb"))}
+                                          ("ticks.bin", "wb"), ("display.bin", "wb"), ("thumbs.u8", "wb"),
+                                          ("clock.bin", "wb"))}
         # Subscribe first, then read the start values: a change in between is in both and is
         # dropped from the log by its sequence number.
         self._unsubscribe = self.registry.subscribe(self._on_change)
         snap = self.registry.peek()
         self._initial_seq = snap.seq
         self.origin = self.registry.clock() if self._origin_arg is None else float(self._origin_arg)
-        self._meta = {"format": SET_FORMAT, "version": SET_VERSION, "sample_rate": self.sample_rate,
+        self._meta = {"format": SET_FORMAT, "version": SET_VERSION if self._clock else 2, "clock": self._clock,
+                      "sample_rate": self.sample_rate,
                       "channels": self.channels, "origin": self.origin, "created": time.time(),
                       "initial": {k: _jsonable(v) for k, v in snap.values.items() if not self._readonly(k)},
                       "complete": False,
@@ -175,9 +179,10 @@ class SetRecorder:
             self._put(("change", self._row(change, change.audio_time - self.origin)))
 
     def mark_tick(self, snapshot: Snapshot, t: float, pos: int | None = None, frame: int = -1,
-                  model: str | None = None) -> None:
+                  model: str | None = None, external: Any = None) -> None:
         """The conductor took ``snapshot`` for the tick at audio time ``t`` (newest sample ``pos``),
-        which rendered model frame ``frame`` (-1: none), with ``model`` when it changed."""
+        which rendered model frame ``frame`` (-1: none), with ``model`` when it changed, led by
+        the ``external`` clock reading (``livegan.clock.ExternalTempo``, None: none led)."""
         rel = t - self.origin
         with self._lock:
             seen = [c for c in self._pending if c.seq <= snapshot.seq]
@@ -189,6 +194,13 @@ class SetRecorder:
         rec = np.zeros(1, TICK_DTYPE)
         rec["t"], rec["pos"], rec["frame"] = rel, round(t * self.sample_rate) if pos is None else pos, frame
         self._put(("tick", rec))
+        if self._clock:
+            row = np.zeros(1, CLOCK_DTYPE)
+            if external is not None:
+                row["lead"], row["bpm"], row["playing"] = 1, external.bpm, external.playing
+                row["beats"] = np.nan if external.beats is None else external.beats
+                row["source"], row["host"] = external.source.encode("ascii", "replace")[:8], external.host
+            self._put(("clock", row))
         self.ticks += 1
 
     # ---- the display thread --------------------------------------------------------------
@@ -231,7 +243,8 @@ class SetRecorder:
                     self._files[{"change": "changes.jsonl", "analysis": "analysis.jsonl",
                                  "model": "models.jsonl"}[kind]].write(json.dumps(payload) + "\n")
                 else:
-                    self._files[{"tick": "ticks.bin", "display": "display.bin", "thumb": "thumbs.u8"}[kind]].write(
+                    self._files[{"tick": "ticks.bin", "display": "display.bin", "thumb": "thumbs.u8",
+                                 "clock": "clock.bin"}[kind]].write(
                         payload.tobytes())
             except Exception:  # a full disk must not take the show down; the set is incomplete
                 self.dropped += 1

@@ -20,7 +20,10 @@ A set is a folder:
   its effect uniforms, the registry sequence its values were read at, its size and where
   its thumbnail is (``DISPLAY_DTYPE``);
 - ``thumbs.u8``: thumbnails of what the audience saw (RGB, ``THUMB_WIDTH`` wide), read
-  back from the live post-effects framebuffer.
+  back from the live post-effects framebuffer;
+- ``clock.bin`` (version 3, a show led by Link or MIDI clock): for every tick, what the
+  external clock said (``CLOCK_DTYPE``; ``lead`` 0 when none led), so a replay follows the
+  same tempo and phase without the network.
 
 Times are seconds on the live audio clock, from the first sample the analyzer heard.
 """
@@ -41,7 +44,7 @@ from ..params.registry import ParamChange
 log = logging.getLogger("livegan.record")
 
 SET_FORMAT = "livegan-set"
-SET_VERSION = 2
+SET_VERSION = 3  # 3: clock.bin (only sets with an external clock are written as 3)
 
 TICK_DTYPE = np.dtype([("t", "<f8"), ("pos", "<i8"), ("frame", "<i8")])
 DISPLAY_DTYPE = np.dtype([
@@ -53,6 +56,13 @@ DISPLAY_DTYPE = np.dtype([
     ("seq", "<i8"),  # registry sequence number of the values it was drawn with
     ("w", "<i4"), ("h", "<i4"),  # output size
     ("thumb", "<i8"),  # byte offset of its thumbnail in thumbs.u8, -1 when none was kept
+])
+
+CLOCK_DTYPE = np.dtype([
+    ("lead", "u1"),  # 1 when an external clock led this tick, 0 when the beat clock's own sources did
+    ("bpm", "<f8"), ("beats", "<f8"),  # its reading (beats NaN: a tempo without a position)
+    ("playing", "u1"), ("source", "S8"),  # link, midi
+    ("host", "<f8"),  # when it was read, on the leader's clock (Link's host clock, s): for checks and benchmarks
 ])
 
 
@@ -75,6 +85,7 @@ class RecordedSet:
     segments: tuple[AnalysisSegment, ...] = ()
     models: tuple[tuple[int, str], ...] = ()  # (tick index, model spec)
     complete: bool = True
+    clock: np.ndarray | None = None  # CLOCK_DTYPE, one row per tick (None: no external clock was recorded)
 
     @property
     def sample_rate(self) -> int:
@@ -165,6 +176,9 @@ def load_set(path: str | Path) -> RecordedSet:
     clip = load_audio(d / "audio.wav")
     if not meta.get("complete", False):
         log.warning("%s: the set is incomplete (the recorder fell behind or did not stop cleanly)", d)
+    clock = _records(d / "clock.bin", CLOCK_DTYPE)[:len(ticks)] if meta.get("clock") else None
+    if clock is not None and len(clock) < len(ticks):
+        raise LiveganError(f"{d / 'clock.bin'}: {len(clock)} clock rows for {len(ticks)} ticks")
     return RecordedSet(d, clip, dict(meta["initial"]), tuple(changes), meta, ticks,
                        _records(d / "display.bin", DISPLAY_DTYPE), tuple(segments), tuple(models),
-                       bool(meta.get("complete", False)))
+                       bool(meta.get("complete", False)), clock)
