@@ -51,14 +51,20 @@ class Controller:
         self.sock.sendto(encode_message(address, list(args)), self.target)
 
     def receive(self, timeout: float = 2.0) -> list[tuple[str, tuple]]:
-        """Every message that arrives within ``timeout`` of the last one (bundles opened)."""
+        """The messages that arrive until a 50 ms lull or ``timeout`` seconds (bundles opened).
+
+        Bounded in total: a stream of features out never leaves a 50 ms gap."""
+        end = time.monotonic() + timeout
         self.sock.settimeout(timeout)
         got: list[tuple[str, tuple]] = []
         try:
             while True:
                 data, _ = self.sock.recvfrom(65536)
                 got += [(tm.message.address, tm.message.args) for tm in parse_packet(data)]
-                self.sock.settimeout(0.05)
+                left = end - time.monotonic()
+                if left <= 0:
+                    return got
+                self.sock.settimeout(min(0.05, left))
         except (socket.timeout, BlockingIOError):
             return got
 
