@@ -55,7 +55,7 @@ def test_performance_follows_a_leader_without_a_jump_and_holds_when_stopped():
     fps = 30.0
     # The detector leads first (100 BPM), then Link arrives at 128 BPM with another phase.
     before = steps(perf, reg, np.arange(1, 61) / fps, tempo_bpm=100.0)
-    assert before[-1].source == "" and before[-1].bpm == pytest.approx(100.0)
+    assert before[-1].source == "analysis" and before[-1].bpm == pytest.approx(100.0)
     leader = Leader(128.0, t0=0.3)
     perf.tempo = leader
     led = steps(perf, reg, np.arange(61, 241) / fps, tempo_bpm=100.0)
