@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -171,19 +170,30 @@ def measure_in_process(cases: list[HostileCase], warm_up: Path | None = None) ->
     return rows
 
 
+# Runs a command and reports its own peak RSS. Linux carries a process's peak RSS across fork and
+# exec, so a child of a large process (pytest, a benchmark holding models) would report at least
+# its parent's size; started from this small launcher, the child's figure is its own.
+_LAUNCHER = """
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "wall_s": time.perf_counter() - t0,
+                  "peak_rss_kb": usage.ru_maxrss}))
+"""
+
+
 def measure_cli(cases: list[HostileCase], command: list[str]) -> list[dict]:
     """``command + ['info', path]`` as a new process per case: exit code, stderr, wall time, peak RSS."""
     rows = []
     for case in cases:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([*command, "info", str(case.path)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        err = proc.stderr.read() if proc.stderr else ""
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        rows.append({"case": case.name, "exit": proc.returncode, "wall_s": round(wall, 3),
-                     "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stderr": err})
+        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, *command, "info", str(case.path)],
+                              capture_output=True, text=True, timeout=300)
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append({"case": case.name, "exit": got["exit"], "wall_s": round(got["wall_s"], 3),
+                     "peak_rss_mb": round(got["peak_rss_kb"] / 1024, 1), "stderr": proc.stderr})
     return rows
 
 
