@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stats-json", metavar="FILE", help="write fps, frame time and latency figures here")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     p.add_argument("--threads", type=threads_arg, default=None,
-                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
+                   help=f"torch CPU threads (default: {ENV}, else every core but one, at most 4)")
     p.add_argument("--sample-rate", type=int, default=48000, help="capture rate for --audio-device")
     p.add_argument("--shaders", default=None, metavar="DIR", help="effect shader folder (default: shaders/)")
     p.add_argument("--no-hud", action="store_true", help="start with the HUD hidden")
