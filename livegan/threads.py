@@ -7,7 +7,9 @@ waits for a worker that is not scheduled, and the embedded model fell from ~110 
 measurement (``tools/bench_threads.py``, ``bench/results/threads-*.json``): ``render`` uses
 every core (nothing else of ours runs beside it; it was fastest both quiet and busy), ``live``
 leaves one core to its display, audio and analysis threads and to the other programs on
-stage (the steadier model rate when the machine is busy).
+stage (the steadier model rate when the machine is busy), and uses at most 4. These are the
+counts livegan used before; what changed is the wait policy and that one rule, with one
+override, serves both commands.
 
 ``OMP_WAIT_POLICY`` is read once, when libgomp initialises, which happens when torch is
 imported; so :func:`prepare_process` runs in ``cli.main`` before any command module is
@@ -37,10 +39,16 @@ class ThreadPolicy:
     source: str  # "--threads", "LIVEGAN_THREADS" or "default"
 
 
+LIVE_MAX_DEFAULT = 4  # batch-1 frames of a live model gain little from more (the earlier live rule)
+
+
 def default_threads(command: str = "render", cpus: int | None = None) -> int:
-    """``render``: every core; ``live``: every core but one (see the module docstring)."""
+    """``render``: every core (torch's own default); ``live``: every core but one, at most
+    LIVE_MAX_DEFAULT (see the module docstring)."""
     n = cpus if cpus is not None else (os.cpu_count() or 1)
-    return max(1, min(MAX_THREADS, n - 1 if command == "live" else n))
+    if command == "live":
+        return max(1, min(LIVE_MAX_DEFAULT, n - 1))
+    return max(1, min(MAX_THREADS, n))
 
 
 def _count(text: str, what: str) -> int:

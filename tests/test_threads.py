@@ -23,7 +23,8 @@ def test_choose_prefers_the_flag_then_the_environment_then_the_default():
         assert threads.choose(None, command, {"LIVEGAN_THREADS": " 2 "}, cpus=8) == \
             threads.ThreadPolicy(2, "LIVEGAN_THREADS")
     assert threads.choose(None, "render", {}, cpus=8) == threads.ThreadPolicy(8, "default")  # every core
-    assert threads.choose(None, "live", {}, cpus=8) == threads.ThreadPolicy(7, "default")  # one left to the show
+    assert threads.choose(None, "live", {}, cpus=8) == threads.ThreadPolicy(4, "default")  # capped
+    assert threads.choose(None, "live", {}, cpus=3) == threads.ThreadPolicy(2, "default")  # one left to the show
     assert threads.default_threads("live", 1) == threads.default_threads("render", 1) == 1
     with pytest.raises(LiveganError, match="LIVEGAN_THREADS '0': expected a whole number of threads from 1 to 256"):
         threads.choose(None, "live", {"LIVEGAN_THREADS": "0"})

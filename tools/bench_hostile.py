@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from livegan.benchinfo import write_result  # noqa: E402
-from livegan.testing.hostile_models import measure_cli, write_corpus  # noqa: E402
+from livegan.testing.hostile_models import HostileCase, measure_cli, write_corpus  # noqa: E402
 
 BUDGET_S, BUDGET_MB = 2.0, 300.0
 
@@ -39,6 +39,10 @@ def main() -> int:
         folder = Path(tmp)
         cases = write_corpus(folder / "corpus", folder / "pwned")
         runs = [measure_cli(cases, [sys.executable, "-m", "livegan"]) for _ in range(args.repeats)]
+        # The same command on a file that is not there: Python and torch start-up alone, under the
+        # same machine load (the part of each case's wall time no loader change can remove).
+        missing = HostileCase("missing_file", folder / "nosuch.pkl", "no such model file")
+        start = [measure_cli([missing], [sys.executable, "-m", "livegan"])[0] for _ in range(args.repeats)]
         inner = json.loads(subprocess.run([sys.executable, "-m", "livegan.testing.hostile_models", str(folder / "in")],
                                           capture_output=True, text=True, env=env, check=True).stdout)
         sizes = {c.name: c.path.stat().st_size for c in cases}
@@ -63,6 +67,9 @@ def main() -> int:
         "benchmark": "hostile model files refused by `livegan info` (median of repeats)",
         "budget": {"wall_s": BUDGET_S, "peak_rss_mb": BUDGET_MB},
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "startup_baseline": {"case": "livegan info nosuch.pkl (start-up and refusal, no file read)",
+                             "cli_wall_s": round(statistics.median(r["wall_s"] for r in start), 3),
+                             "cli_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in start), 1)},
         "all_within_budget": all(r["within_budget"] for r in rows),
         "payload_ran": payload_ran,
         "results": rows,

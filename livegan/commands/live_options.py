@@ -111,7 +111,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--shaders",), "picture", "effect shader folder (default: shaders/)", {"default": None, "metavar": "DIR"}),
     Option(("--no-hud",), "picture", "start with the HUD hidden (H toggles)", {"action": "store_true"}),
     Option(("--device",), "picture", "torch device: auto, cpu, cuda", {"default": "auto"}),
-    Option(("--threads",), "picture", f"torch CPU threads (default: {ENV}, else every core but one)",
+    Option(("--threads",), "picture", f"torch CPU threads (default: {ENV}, else every core but one, at most 4)",
            {"type": threads_arg, "default": None}),
     # ---- control
     Option(("--osc-host",), "control", "address to receive OSC on (default 127.0.0.1; 0.0.0.0 accepts "
