@@ -22,6 +22,9 @@ def main() -> None:
         url += ("&" if "?" in url else "?") + "overrun_nonfatal=1&fifo_size=1000000"
     if url.startswith("rtmp://"):
         opts["rtmp_listen"] = "1"  # the receiver is the server the show pushes to
+        # FLV announces its streams: with "nobuffer" the packets read while probing (the first
+        # 32 kB, seconds of a small stream) would be thrown away, not decoded.
+        del opts["fflags"]
     print(json.dumps({"listening": True}), flush=True)
     frames, pts, arrived = [], [], []
     try:

@@ -61,7 +61,7 @@ def show(song):
 def test_live_help_groups_and_documented_flags() -> None:
     out = subprocess.run([*LIVEGAN, "live", "--help"], capture_output=True, text=True, check=True).stdout
     heads = [line.split(":")[0] for line in out.splitlines() if re.match(r"^[a-z]+: ", line) and "usage" not in line]
-    assert heads == ["audio", "picture", "control", "recording"]
+    assert heads == ["audio", "picture", "control", "sync", "recording"]
     exe = Path(sys.executable).with_name("livegan")
     r = subprocess.run([str(ROOT.parent / "shared" / "tools" / "check-doc-flags"), str(exe)], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)

@@ -19,7 +19,7 @@ GROUPS = {
     "audio": "audio: what livegan listens to",
     "picture": "picture: the model, the preset and the output",
     "control": "control: OSC, OSCQuery, the web remote, MIDI, preset files",
-    "sync": "sync and video out: tempo from Link or MIDI clock, the picture to other software",
+    "sync": "sync: tempo from Link or MIDI clock; the picture out to other software",
     "recording": "recording: sets, figures and how long to run",
 }
 DEFAULT_OSC_PORT = 9000
