@@ -25,7 +25,6 @@ so the view can pan forever.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -36,25 +35,14 @@ from livegan.errors import LiveganError
 from livegan.models.base import Bend, Generator, LayerInfo, NoiseSpec
 from livegan.models.bends import apply_bends
 
+from .catalogue import DEFAULT_WORLD, world_class
 from .parts import Mapping, ModConv, Seeded, param, resize
-from .world import CANVAS, CELLS, INDEX, LAYERS, World
+from .world import CANVAS, CELLS, INDEX, LAYERS, Run, World
 
 __all__ = ["BuiltinGenerator", "Run"]
 
 _MIN_RENDER = 96  # fine layers are never coarser than the finest canvas layer (layer_groups)
 _CALIBRATION_RENDER = 96  # gains and field statistics are fixed at this render size (any size looks alike)
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one ``synthesis`` call settled before running the layers."""
-
-    spec: NoiseSpec
-    bends: dict[str, list[Bend]]  # layer name -> its bends, in order
-    gen: torch.Generator | None  # for seeded 'random' noise
-    cells: Tensor  # [b, 2] int64: canvas offset in coarse cells
-    m: Tensor | None  # [b, 2, 3]: inverse transform (screen -> image), None for identity
-    offset: Tensor  # [b, 1, 1, 2]: canvas offset in image widths
 
 
 class BuiltinGenerator(Generator):
@@ -81,8 +69,6 @@ class BuiltinGenerator(Generator):
         _sibling_of: "BuiltinGenerator | None" = None,
     ) -> None:
         super().__init__()
-        from .catalogue import DEFAULT_WORLD, world_class  # noqa: PLC0415 - the worlds import this module's types
-
         cls = world_class(world or DEFAULT_WORLD)
         self.world = cls.name
         self.seed = int(seed)
@@ -148,8 +134,6 @@ class BuiltinGenerator(Generator):
     def with_world(self, world: str) -> "BuiltinGenerator":
         """This seed and size in ``world`` (built once, then kept): the same mapping and
         w space, so it can take the place of this generator between two frames."""
-        from .catalogue import world_class  # noqa: PLC0415
-
         name = world_class(world).name
         sib = self._siblings.get(name)
         if sib is None:

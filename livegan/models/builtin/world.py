@@ -19,20 +19,50 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .parts import SQRT2, ModConv, Seeded, param
+from livegan.models.base import Bend, LayerInfo, NoiseSpec
 
-if TYPE_CHECKING:
-    from .generator import BuiltinGenerator, Run
+from .parts import SQRT2, ModConv, Seeded, param
 
 CANVAS = 1.5  # canvas side in image widths (covers a view turned by any angle)
 CELLS = 16  # coarse canvas pixels per image width; the canvas moves in these steps
 CANVAS_CH = 32  # channels the canvas hands to the fine layers
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one ``synthesis`` call settled before running the layers."""
+
+    spec: NoiseSpec
+    bends: dict[str, list[Bend]]  # layer name -> its bends, in order
+    gen: torch.Generator | None  # for seeded 'random' noise
+    cells: Tensor  # [b, 2] int64: canvas offset in coarse cells
+    m: Tensor | None  # [b, 2, 3]: inverse transform (screen -> image), None for identity
+    offset: Tensor  # [b, 1, 1, 2]: canvas offset in image widths
+
+
+class Host(Protocol):
+    """What a world calls on the generator that runs it (``BuiltinGenerator``). A protocol,
+    so the worlds never import the generator that picks them."""
+
+    layers: Sequence[LayerInfo]
+    render_resolution: int
+
+    def grid(self, res: int, extent: float, device: torch.device, dtype: torch.dtype) -> Tensor: ...
+
+    def view(self, run: Run, res: int, device: torch.device, dtype: torch.dtype) -> Tensor: ...
+
+    def sample(self, feat: Tensor, pts: Tensor, run: Run) -> Tensor: ...
+
+    def bend(self, x: Tensor, i: int, run: Run) -> Tensor: ...
+
+    def noise(self, i: int, run: Run, x: Tensor) -> Tensor | None: ...
 
 
 @dataclass(frozen=True)
@@ -101,7 +131,7 @@ class World(nn.Module):
         self.register_buffer("field_shift", torch.zeros(k))
         self.register_buffer("field_scale", torch.ones(k))
 
-    def fields(self, g: "BuiltinGenerator", ws: Tensor, run: "Run", calibrate: bool = False) -> Tensor:
+    def fields(self, g: Host, ws: Tensor, run: Run, calibrate: bool = False) -> Tensor:
         """Canvas and fine layers: the fields at render resolution, the ``standardise``
         channels shifted and scaled by statistics fixed once at calibration (so a world's
         thresholds mean the same share of the picture for every seed)."""
@@ -126,18 +156,18 @@ class World(nn.Module):
     def build(self, rng: Seeded, w_dim: int) -> None:
         raise NotImplementedError
 
-    def fine(self, g: "BuiltinGenerator", x: Tensor, ws: Tensor, run: "Run") -> Tensor:
+    def fine(self, g: Host, x: Tensor, ws: Tensor, run: Run) -> Tensor:
         """Canvas features ``[B, 32, 96, 96]`` -> fields ``[B, F, R, R]`` at render resolution."""
         raise NotImplementedError
 
-    def develop(self, g: "BuiltinGenerator", f: Tensor, ws: Tensor, run: "Run") -> Tensor:
+    def develop(self, g: Host, f: Tensor, ws: Tensor, run: Run) -> Tensor:
         """Fields at the output size -> RGB ``[B, 3, S, S]`` in 0..1."""
         raise NotImplementedError
 
     # ---- shared steps -------------------------------------------------------------------
 
     @staticmethod
-    def warped_view(g: "BuiltinGenerator", field: Tensor, ws: Tensor, run: "Run", amount: float,
+    def warped_view(g: Host, field: Tensor, ws: Tensor, run: Run, amount: float,
                     steps: int = 1) -> Tensor:
         """The view's image points ``[B, R, R, 2]`` at render resolution, displaced ``steps``
         times by the canvas ``field`` (2 channels, at most ``amount`` image widths a step)."""
@@ -148,7 +178,7 @@ class World(nn.Module):
 
     # ---- the shared canvas --------------------------------------------------------------
 
-    def canvas(self, g: "BuiltinGenerator", ws: Tensor, run: "Run") -> Tensor:
+    def canvas(self, g: Host, ws: Tensor, run: Run) -> Tensor:
         """Coarse and middle layers on the canvas -> features ``[B, 32, 96, 96]``."""
         dev, dtype = ws.device, ws.dtype
         # Input: Fourier features of the canvas coordinates, phase and amplitude styled by ws[0].
