@@ -23,6 +23,7 @@ $(TEST_STAMP): $(STAMP)
 	touch $@
 
 demo: $(STAMP)
+	mkdir -p out
 	$(BIN)/livegan render --demo -o out/demo.mp4
 	@echo "demo video: $(CURDIR)/out/demo.mp4"
 
