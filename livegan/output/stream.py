@@ -24,6 +24,9 @@ log = logging.getLogger("livegan.output")
 
 FORMATS = {"udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 TIME_BASE = fractions.Fraction(1, 90000)  # MPEG-TS's clock
+# Stamps at least 1 ms apart: FLV (RTMP) keeps milliseconds, so two frames shown within a
+# millisecond of audio time (the first ones of a show) would otherwise share a stamp.
+MIN_STEP = 90
 RETRY_S = 2.0
 
 
@@ -109,7 +112,7 @@ class StreamOutput(VideoOutput):
         if rgb.shape[:2] != (h, w):
             return  # the window was resized smaller than the stream: skip until it is back
         vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-        pts = max(self._last_pts + 1, round(frame.time / TIME_BASE))
+        pts = max(self._last_pts + MIN_STEP, round(frame.time / TIME_BASE))
         vf.pts, vf.time_base = pts, TIME_BASE
         self._last_pts = pts
         try:
