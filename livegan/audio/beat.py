@@ -216,7 +216,14 @@ class BeatTracker:
             near = np.abs(self._periods / self._period - 1.0) <= 0.04
             j = int(np.flatnonzero(near)[np.argmax(score[near])]) if near.any() else k
             self._confidence = _confidence(salience[j])
-            if abs(best / self._period - 1.0) <= 0.04 or (self.locked and score[j] * self.margin >= score[k]):
+            # Once locked, a rival at another metrical level (4/3, 3/2 of the tempo) is judged
+            # on the music's evidence alone: the held level gets the rival's prior, so the
+            # prior's slope cannot walk a held beat into another metre. Between octaves the
+            # prior still counts (which octave is "the beat" is what it knows about).
+            ratio = best / self._period
+            octave = min(abs(ratio - 2.0), abs(ratio - 0.5)) < 0.1
+            held = score[j] if octave else salience[j] * max(self._prior[j], self._prior[k])
+            if abs(best / self._period - 1.0) <= 0.04 or (self.locked and held * self.margin >= score[k]):
                 # Same level, or no clear winner over it: stay, and follow its drift (only
                 # while the pulse is clear: in a vague passage the clock coasts).
                 follow = 1.0 if self._acquiring else 0.3 if self._confidence >= 0.5 else 0.0
@@ -226,8 +233,6 @@ class BeatTracker:
             else:
                 same = self._rival and abs(best / self._rival - 1.0) <= 0.04
                 self._rival, self._rival_wins = best, (self._rival_wins + 1 if same else 1)
-                ratio = best / self._period
-                octave = min(abs(ratio - 2.0), abs(ratio - 0.5)) < 0.1
                 self._hold()
                 need = 3 if self._acquiring else self.relock_updates
                 if self.locked:
