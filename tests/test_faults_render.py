@@ -28,19 +28,23 @@ from livegan.render.offline import BatchRunner
 from livegan.session import Session, SessionSpec
 
 # A render in its own process (so it can be SIGKILLed): a 128 px builtin model on one thread,
-# slow enough that the kill lands mid-render, scaled to 48x48 at 10 fps, 3 s chunks.
+# slow enough that the kill lands mid-render, scaled to 48x48 at 10 fps, 3 s chunks. Lossless:
+# lossy x264 output differs from run to run on some machines (bench/results/ray-*.json), so
+# only lossless frames can be compared exactly.
 CHILD = """
 import sys, torch
 torch.set_num_threads(1)
 from livegan.audio.io import load_audio
 from livegan.errors import LiveganError
+from livegan.render.encoder import Encoding
 from livegan.render.offline import render
 from livegan.session import Session, SessionSpec
 song, out, seed, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 try:
     clip = load_audio(song)
     session = Session(SessionSpec(model_size=128, seed=seed, device="cpu", sample_rate=clip.sample_rate))
-    r = render(clip, out, session, size=(48, 48), fps=10, batch=2, progress=False, resume=resume)
+    r = render(clip, out, session, size=(48, 48), fps=10, batch=2, progress=False, resume=resume,
+               encoding=Encoding(lossless=True))
 except LiveganError as exc:
     print(f"livegan: error: {exc}", file=sys.stderr)
     sys.exit(2)
