@@ -11,26 +11,24 @@ import ipaddress
 import socket
 
 
-def port_number(text: str) -> int:
-    """A UDP/TCP port to listen on or send to: 1..65535."""
+def _port(text: str, lowest: int, what: str) -> int:
     try:
         port = int(text)
     except ValueError:
         port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number ({what})")
     return port
+
+
+def port_number(text: str) -> int:
+    """A UDP/TCP port to listen on or send to: 1..65535."""
+    return _port(text, 1, "1 to 65535")
 
 
 def listen_port(text: str) -> int:
     """A port to listen on, 0 for any free one (the server says which it got)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 for any free one, or 1 to 65535)")
-    return port
+    return _port(text, 0, "0 for any free one, or 1 to 65535")
 
 
 def host_address(text: str) -> str:

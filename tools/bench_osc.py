@@ -152,12 +152,21 @@ def bench_mode(args: argparse.Namespace, isolate: bool) -> dict:
                            "fps_flooded_median": ffps, "fps_change_pct": 100.0 * (ffps - qfps) / qfps}}
 
 
-def free_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_song(seconds: float) -> Path:
+    """The demo track, long enough for a run of ``seconds``, as a WAV file (the caller deletes it)."""
+    from livegan.audio.demo import demo_track
+    from livegan.audio.io import write_wav
+
+    song = Path(f"/tmp/livegan-bench-song-{os.getpid()}.wav")
+    clip = demo_track()
+    write_wav(song, clip.samples[: int(clip.sample_rate * (seconds + 10))], clip.sample_rate)
+    return song
 
 
 def start_flood(port: int, rate: float, seconds: float) -> subprocess.Popen:
@@ -192,12 +201,7 @@ def live_run(song: Path, port: int, args: argparse.Namespace, flood: bool) -> di
 
 
 def bench_live(args: argparse.Namespace) -> dict:
-    from livegan.audio.demo import demo_track
-    from livegan.audio.io import write_wav
-
-    song = Path(f"/tmp/livegan-bench-song-{os.getpid()}.wav")
-    clip = demo_track()
-    write_wav(song, clip.samples[: int(clip.sample_rate * (args.seconds + 10))], clip.sample_rate)
+    song = demo_song(args.seconds)
     runs = []
     try:
         for _ in range(args.rounds):  # alternate, so other load on the machine hits both
@@ -276,7 +280,7 @@ REMOTE = textwrap.dedent("""
 def surface_run(song: Path, args: argparse.Namespace, surface: bool) -> dict:
     """One headless ``livegan live`` run: no control at all, or the whole surface under a remote's load."""
     stats = Path(f"/tmp/livegan-bench-surface-{os.getpid()}.json")
-    osc, query, out = free_port(), free_tcp_port(), free_port()
+    osc, query, out = free_port(), free_port(socket.SOCK_STREAM), free_port()
     cmd = [sys.executable, "-m", "livegan", "live", "--headless", "--file", str(song), "--no-playback",
            "--duration", str(args.seconds), "--size", str(args.size), "--device", args.device, "--threads", "1",
            "--stats-json", str(stats), "--no-hud"]
@@ -315,19 +319,8 @@ def surface_run(song: Path, args: argparse.Namespace, surface: bool) -> dict:
         "remote": counts}
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_surface(args: argparse.Namespace) -> dict:
-    from livegan.audio.demo import demo_track
-    from livegan.audio.io import write_wav
-
-    song = Path(f"/tmp/livegan-bench-song-{os.getpid()}.wav")
-    clip = demo_track()
-    write_wav(song, clip.samples[: int(clip.sample_rate * (args.seconds + 10))], clip.sample_rate)
+    song = demo_song(args.seconds)
     runs = []
     try:
         for _ in range(args.rounds):  # alternate, so other load on the machine hits both

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
                    help="frames per generator call (default 8; a replay at the live instants: 1, as live)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present)")
     p.add_argument("--threads", type=threads_arg, default=None,
-                   help=f"torch CPU threads (default: {ENV}, else every core but one)")
+                   help=f"torch CPU threads (default: {ENV}, else every core)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower is better)")
     p.add_argument("--x264-preset", default="veryfast", help="x264 speed preset")
     p.add_argument("--lossless", action="store_true",

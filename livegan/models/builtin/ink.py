@@ -4,16 +4,11 @@ around each shape, on pale paper."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from .parts import ModConv, Ramp, Seeded, aa_step, fwidth, hex_ramp, param
-from .world import CANVAS_CH, CPPN_A, CPPN_B, LAYERS, PALETTE, WARP, CanvasLook, World
-
-_FOURIER = 16
-
+from .parts import Ramp, Seeded, aa_step, fourier, fwidth, hex_ramp
+from .world import CPPN_A, CPPN_B, PALETTE, WARP, CanvasLook, World
 
 class Ink(World):
     name = "ink"
@@ -24,12 +19,7 @@ class Ink(World):
     sharp = (0,)
 
     def build(self, rng: Seeded, w_dim: int) -> None:
-        self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
-        self.cppn_a = ModConv(rng, w_dim, CANVAS_CH + _FOURIER, 24, 1, LAYERS[CPPN_A].style)
-        self.cppn_b = ModConv(rng, w_dim, 24, 8, 1, LAYERS[CPPN_B].style)
-        self.head = ModConv(rng, w_dim, 8, 3, 1, LAYERS[PALETTE].style)
-        self.fine_freqs = param(rng.freqs(_FOURIER, 1.5, 4.0))
-        self.fine_phases = param(rng.uniform(_FOURIER))
+        self.build_cppn(rng, w_dim, hidden=(24, 8), out=3, freqs=(1.5, 4.0))
         self.ramp = Ramp(rng, w_dim, torch.stack([
             hex_ramp("#000000", "#0b1220", "#24344a", "#b9b2a0", "#efe8d8"),  # sumi ink, paper
             hex_ramp("#000000", "#1d0b12", "#4a1f2a", "#c8b49a", "#f3e6cf"),  # sepia ink
@@ -39,7 +29,7 @@ class Ink(World):
         # Warp the warped points again: curls, not just bends.
         u = self.warped_view(g, self.warp(x, ws[:, WARP]), ws, run, 0.08, steps=2)
         x = g.bend(g.sample(x, u, run), WARP, run)
-        ff = torch.sin(2 * math.pi * (u @ self.fine_freqs.t() + self.fine_phases)).permute(0, 3, 1, 2)
+        ff = fourier(u, self.fine_freqs, self.fine_phases)
         x = g.bend(torch.tanh(self.cppn_a(torch.cat([x, 0.5 * ff], dim=1), ws[:, CPPN_A])), CPPN_A, run)
         x = g.bend(torch.tanh(self.cppn_b(x, ws[:, CPPN_B])), CPPN_B, run)
         return self.head(x, ws[:, PALETTE])  # density, texture, which ink

@@ -10,11 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .parts import ModConv, Seeded, param
-from .world import CANVAS_CH, CPPN_A, CPPN_B, LAYERS, PALETTE, WARP, World
-
-_FOURIER = 16
-
+from .parts import Seeded, fourier, param
+from .world import CPPN_A, CPPN_B, PALETTE, WARP, World
 
 class Marble(World):
     name = "marble"
@@ -22,12 +19,7 @@ class Marble(World):
     max_render = 128
 
     def build(self, rng: Seeded, w_dim: int) -> None:
-        self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
-        self.cppn_a = ModConv(rng, w_dim, CANVAS_CH + _FOURIER, 32, 1, LAYERS[CPPN_A].style)
-        self.cppn_b = ModConv(rng, w_dim, 32, 16, 1, LAYERS[CPPN_B].style)
-        self.head = ModConv(rng, w_dim, 16, 4, 1, LAYERS[PALETTE].style)
-        self.fine_freqs = param(rng.freqs(_FOURIER, 1.0, 3.0))
-        self.fine_phases = param(rng.uniform(_FOURIER))
+        self.build_cppn(rng, w_dim, hidden=(32, 16), out=4, freqs=(1.0, 3.0))
         self.centre = param(0.5 + rng.randn(2, 3, std=0.06))
         self.axes = param(self._loop_axes(rng))  # [2, 2, 3]: palette, (e1, e2), RGB
         self.alt_axes = param(self._loop_axes(rng))
@@ -55,7 +47,7 @@ class Marble(World):
         # The 1x1 warp conv runs on the canvas: it commutes with bilinear sampling.
         u = self.warped_view(g, self.warp(x, ws[:, WARP]), ws, run, 0.1)
         x = g.bend(g.sample(x, u, run), WARP, run)
-        ff = torch.sin(2 * math.pi * (u @ self.fine_freqs.t() + self.fine_phases)).permute(0, 3, 1, 2)
+        ff = fourier(u, self.fine_freqs, self.fine_phases)
         x = g.bend(torch.sin(self.cppn_a(torch.cat([x, ff], dim=1), ws[:, CPPN_A])), CPPN_A, run)
         x = g.bend(torch.sin(self.cppn_b(x, ws[:, CPPN_B])), CPPN_B, run)
         t = self.head(x, ws[:, PALETTE])

@@ -6,11 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .parts import ModConv, Ramp, Seeded, fourier, hex_ramp, param
-from .world import CANVAS_CH, CPPN_A, CPPN_B, LAYERS, PALETTE, WARP, CanvasLook, World
-
-_FOURIER = 16
-
+from .parts import Ramp, Seeded, fourier, hex_ramp
+from .world import CPPN_A, CPPN_B, PALETTE, WARP, CanvasLook, World
 
 class Nebula(World):
     name = "nebula"
@@ -21,12 +18,7 @@ class Nebula(World):
     sharp = (0,)
 
     def build(self, rng: Seeded, w_dim: int) -> None:
-        self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
-        self.cppn_a = ModConv(rng, w_dim, CANVAS_CH + _FOURIER, 24, 1, LAYERS[CPPN_A].style)
-        self.cppn_b = ModConv(rng, w_dim, 24, 8, 1, LAYERS[CPPN_B].style)
-        self.head = ModConv(rng, w_dim, 8, 2, 1, LAYERS[PALETTE].style)
-        self.fine_freqs = param(rng.freqs(_FOURIER, 1.0, 5.0))
-        self.fine_phases = param(rng.uniform(_FOURIER))
+        self.build_cppn(rng, w_dim, hidden=(24, 8), out=2, freqs=(1.0, 5.0))
         self.ramp = Ramp(rng, w_dim, torch.stack([
             hex_ramp("#000000", "#1a0630", "#6b1f7a", "#e0508a", "#ffc29a"),  # magenta to coral
             hex_ramp("#000000", "#04162a", "#0e5a8a", "#3fc1c9", "#c8fff0"),  # deep blue to teal

@@ -94,6 +94,7 @@ LAYERS: tuple[LayerCfg, ...] = (
 )
 INDEX = {cfg.name: i for i, cfg in enumerate(LAYERS)}
 WARP, CPPN_A, CPPN_B, PALETTE = 6, 7, 8, 9
+FOURIER = 16  # sine features of the view that the CPPN worlds add to the canvas
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,20 @@ class World(nn.Module):
     def noise_strengths(self) -> list[float]:
         by_scale = dict(zip((CELLS, 2 * CELLS, 4 * CELLS), self.look.noise))
         return [by_scale.get(cfg.scale, 0.0) if cfg.noise else 0.0 for cfg in LAYERS]
+
+    # ---- for the CPPN worlds (ink, nebula, marble) -------------------------------------
+
+    def build_cppn(self, rng: Seeded, w_dim: int, hidden: tuple[int, int], out: int,
+                   freqs: tuple[float, float]) -> None:
+        """The fine stack those worlds share: a 1x1 warp of the canvas, two 1x1 layers over the
+        sampled canvas and ``FOURIER`` sine features of the view (``freqs``: their range),
+        and a head with ``out`` fields."""
+        self.warp = ModConv(rng, w_dim, CANVAS_CH, 2, 1, LAYERS[WARP].style)
+        self.cppn_a = ModConv(rng, w_dim, CANVAS_CH + FOURIER, hidden[0], 1, LAYERS[CPPN_A].style)
+        self.cppn_b = ModConv(rng, w_dim, hidden[0], hidden[1], 1, LAYERS[CPPN_B].style)
+        self.head = ModConv(rng, w_dim, hidden[1], out, 1, LAYERS[PALETTE].style)
+        self.fine_freqs = param(rng.freqs(FOURIER, *freqs))
+        self.fine_phases = param(rng.uniform(FOURIER))
 
     # ---- to implement -------------------------------------------------------------------
 
